@@ -1,0 +1,295 @@
+"""The results directory: ``evaluation_results.json`` plus per-row tables.
+
+Files written by :func:`write_results` (every one atomically: temp file in the same directory,
+flush + fsync, ``os.replace``; a crash mid-write never leaves a truncated file behind):
+
+* ``evaluation_results.json`` - the run document built by the caller (``schema_version``,
+  ``complete``, ``config``, ``metrics``, ``verdict``...) plus ``"rows"``: every
+  :meth:`RowResult.to_dict`. This is the file :func:`read_results` loads back (baselines).
+* ``eval_results.jsonl`` / ``eval_results.csv`` / ``eval_results.parquet`` - one flat
+  :func:`row_record` per row, column names as in Mosaic AI Agent Evaluation's per-row table.
+  Parquet is written only when ``pyarrow`` is importable. In CSV and Parquet, list/dict cells are
+  JSON text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_genai_eval.metrics import OVERALL, assessment_prefix, retrieval_value_column
+from pytest_genai_eval.results import RowResult
+
+__all__ = (
+    "CSV_NAME",
+    "JSONL_NAME",
+    "JSON_NAME",
+    "PARQUET_NAME",
+    "SCHEMA_VERSION",
+    "ArtifactError",
+    "read_results",
+    "row_record",
+    "write_results",
+)
+
+SCHEMA_VERSION = 1
+
+JSON_NAME = "evaluation_results.json"
+JSONL_NAME = "eval_results.jsonl"
+CSV_NAME = "eval_results.csv"
+PARQUET_NAME = "eval_results.parquet"
+
+
+class ArtifactError(Exception):
+    """A results artifact is missing or malformed; the message names the file and the problem."""
+
+
+# ---- per-row records -------------------------------------------------------------------------
+def row_record(result: RowResult) -> dict[str, Any]:
+    """One flat row of the per-row table (Agent Evaluation column names).
+
+    Order: ``suite``, ``request_id``, the input row's own keys (request, expected_response,
+    guidelines, extra columns...), then the computed columns. An input key that collides with a
+    computed column is dropped: the computed value wins.
+    """
+    usage = result.app_usage
+    computed: dict[str, Any] = {
+        "response": result.response,
+        "retrieved_context": result.retrieved_context,
+        "app_error": result.app_error,
+        "agent/latency_seconds": result.latency_seconds,
+        "agent/total_token_count": usage.total_tokens if usage else None,
+        "agent/input_token_count": usage.prompt_tokens if usage else None,
+        "agent/output_token_count": usage.completion_tokens if usage else None,
+    }
+    for a in result.assessments:
+        base = f"{assessment_prefix(a)}/{a.name}"
+        value_column = retrieval_value_column(a)
+        if value_column is not None:
+            computed[value_column] = a.value
+        computed[f"{base}/rating"] = a.rating
+        computed[f"{base}/rationale"] = a.rationale
+        computed[f"{base}/error_message"] = a.error
+        computed[f"{base}/skipped_reason"] = a.skipped
+    computed[f"{OVERALL}/rating"] = result.overall_rating
+    computed[f"{OVERALL}/rationale"] = result.overall_rationale
+    computed["status"] = result.status
+    computed["nodeid"] = result.nodeid
+
+    record: dict[str, Any] = {"suite": result.suite, "request_id": result.request_id}
+    for key, value in result.row.items():
+        if key not in record and key not in computed:
+            record[key] = value
+    record.update(computed)
+    return record
+
+
+# ---- JSON helpers ----------------------------------------------------------------------------
+def _sanitize(value: Any) -> Any:
+    """A JSON-safe copy: non-finite floats become None, tuples become lists, keys become str."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def _dumps(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(
+        _sanitize(value), ensure_ascii=False, indent=indent, allow_nan=False, default=str
+    )
+
+
+def _cell(value: Any) -> Any:
+    """Table cell for CSV/Parquet: list/dict as JSON text, non-finite floats as None."""
+    if isinstance(value, (dict, list, tuple)):
+        return _dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _columns(records: Sequence[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+# ---- atomic writes ---------------------------------------------------------------------------
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself (POSIX); silently skipped where directories can't be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a
+    partial one: temp file in the same directory, flush + fsync, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)  # the umask applies, as for an ordinary file
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+def _jsonl_bytes(records: Sequence[dict[str, Any]]) -> bytes:
+    return "".join(_dumps(record) + "\n" for record in records).encode("utf-8")
+
+
+def _csv_bytes(records: Sequence[dict[str, Any]], columns: list[str]) -> bytes:
+    buffer = io.StringIO()
+    if columns:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for record in records:
+            row = [_cell(record.get(column)) for column in columns]
+            writer.writerow(["" if value is None else value for value in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _parquet_column(values: list[Any]) -> Any:
+    """A pyarrow array for one column; mixed-type columns fall back to text."""
+    import pyarrow as pa
+
+    present = {type(v) for v in values if v is not None}
+    if len(present) <= 1 or present <= {int, float}:
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    text = [None if v is None else v if isinstance(v, str) else _dumps(v) for v in values]
+    return pa.array(text, type=pa.string())
+
+
+def _parquet_bytes(records: Sequence[dict[str, Any]], columns: list[str]) -> bytes | None:
+    """Parquet file contents, or None when pyarrow is not installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    arrays = [_parquet_column([_cell(r.get(column)) for r in records]) for column in columns]
+    table = pa.Table.from_arrays(arrays, names=columns)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def write_results(
+    directory: Path, document: dict[str, Any], results: Sequence[RowResult]
+) -> dict[str, Path]:
+    """Write the results directory; returns ``{"jsonl"|"csv"|"parquet"|"json": path}`` for the
+    files written (no ``"parquet"`` without pyarrow).
+
+    ``document`` is not modified; the written copy gets ``"rows"`` (and ``schema_version`` when the
+    caller left it out). The JSON document is written last, so its presence means the per-row
+    tables next to it are complete.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    records = [row_record(r) for r in results]
+    columns = _columns(records)
+    written: dict[str, Path] = {}
+
+    path = directory / JSONL_NAME
+    _atomic_write(path, _jsonl_bytes(records))
+    written["jsonl"] = path
+
+    path = directory / CSV_NAME
+    _atomic_write(path, _csv_bytes(records, columns))
+    written["csv"] = path
+
+    parquet = _parquet_bytes(records, columns)
+    if parquet is not None:
+        path = directory / PARQUET_NAME
+        _atomic_write(path, parquet)
+        written["parquet"] = path
+
+    full: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **document}
+    full["rows"] = [r.to_dict() for r in results]
+    path = directory / JSON_NAME
+    _atomic_write(path, (_dumps(full, indent=2) + "\n").encode("utf-8"))
+    written["json"] = path
+    return written
+
+
+# ---- reading back ----------------------------------------------------------------------------
+def read_results(path: Path) -> tuple[dict[str, Any], list[RowResult]]:
+    """Load ``evaluation_results.json`` (``path`` is the file or its directory).
+
+    Returns ``(document, rows)``: the document without its ``"rows"`` key, and the parsed rows.
+    Raises :class:`ArtifactError` naming the file and what is wrong.
+    """
+    path = Path(path)
+    file = path / JSON_NAME if path.is_dir() else path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArtifactError(f"{file}: results file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{file}: cannot read results file: {exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(
+            f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{file}: expected a JSON object, got {type(data).__name__}")
+    if "schema_version" not in data:
+        raise ArtifactError(f"{file}: missing key 'schema_version'")
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ArtifactError(f"{file}: 'schema_version' must be an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ArtifactError(
+            f"{file}: unsupported schema_version {version} "
+            f"(this version of pytest-genai-eval reads up to {SCHEMA_VERSION})"
+        )
+    if "rows" not in data:
+        raise ArtifactError(f"{file}: missing key 'rows'")
+    raw_rows = data.pop("rows")
+    if not isinstance(raw_rows, list):
+        raise ArtifactError(f"{file}: 'rows' must be a list, got {type(raw_rows).__name__}")
+    rows: list[RowResult] = []
+    for index, raw in enumerate(raw_rows):
+        if not isinstance(raw, dict):
+            raise ArtifactError(
+                f"{file}: rows[{index}] must be an object, got {type(raw).__name__}"
+            )
+        try:
+            rows.append(RowResult.from_dict(raw))
+        except KeyError as exc:
+            raise ArtifactError(f"{file}: rows[{index}]: missing key {exc.args[0]!r}") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ArtifactError(f"{file}: rows[{index}]: invalid row: {exc}") from exc
+    return data, rows

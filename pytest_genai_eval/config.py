@@ -1,0 +1,220 @@
+"""Command-line options, ini keys and environment variables, resolved into one settings object.
+
+Precedence for judge settings: command line > ini (pytest.ini / pyproject.toml) > environment.
+The API key is read only from the environment and never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .gate import Threshold, ThresholdError, parse_threshold
+from .llm import EndpointSettings, Secret
+
+ENV_BASE_URL = ("GENAI_EVAL_JUDGE_BASE_URL", "OPENAI_BASE_URL")
+ENV_MODEL = ("GENAI_EVAL_JUDGE_MODEL",)
+ENV_API_KEY = ("GENAI_EVAL_JUDGE_API_KEY", "OPENAI_API_KEY")
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+DEFAULT_SUITE_FILES = ("genai_*.yaml", "genai_*.yml", "genai_*.toml", "genai_*.json")
+
+HOW_TO_ENABLE = (
+    "set GENAI_EVAL_JUDGE_BASE_URL (an OpenAI-compatible /v1 URL) and GENAI_EVAL_JUDGE_MODEL, "
+    "plus GENAI_EVAL_JUDGE_API_KEY if the endpoint needs a key "
+    "(or --genai-judge-base-url / --genai-judge-model)"
+)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("genai", "GenAI evaluation (pytest-genai-eval)")
+    group.addoption(
+        "--genai-judge-base-url",
+        dest="genai_judge_base_url",
+        metavar="URL",
+        help="OpenAI-compatible base URL of the judge (env GENAI_EVAL_JUDGE_BASE_URL).",
+    )
+    group.addoption(
+        "--genai-judge-model",
+        dest="genai_judge_model",
+        metavar="MODEL",
+        help="Judge model name (env GENAI_EVAL_JUDGE_MODEL).",
+    )
+    group.addoption(
+        "--genai-judge-timeout",
+        dest="genai_judge_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="Timeout of one judge call (default 60).",
+    )
+    group.addoption(
+        "--genai-judge-retries",
+        dest="genai_judge_retries",
+        type=int,
+        metavar="N",
+        help="Retries of a judge call on 429/5xx/timeouts (default 4).",
+    )
+    group.addoption(
+        "--genai-require-judge",
+        dest="genai_require_judge",
+        action="store_true",
+        default=None,
+        help="Fail at start (exit 4) when LLM judges are needed but no judge is configured.",
+    )
+    group.addoption(
+        "--genai-threshold",
+        dest="genai_thresholds",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Run-level threshold, repeatable: overall=0.9, correctness>=0.8, errors<=2, "
+        "latency_p90<=3.",
+    )
+    group.addoption(
+        "--genai-results-dir",
+        dest="genai_results_dir",
+        metavar="DIR",
+        help="Directory for evaluation_results.json and the per-row table (default genai-results).",
+    )
+    group.addoption(
+        "--genai-concurrency",
+        dest="genai_concurrency",
+        type=int,
+        metavar="N",
+        help="Rows, app calls and judge calls in flight at once (default 16).",
+    )
+
+    parser.addini("genai_judge_base_url", "OpenAI-compatible base URL of the judge.", default=None)
+    parser.addini("genai_judge_model", "Judge model name.", default=None)
+    parser.addini("genai_judge_timeout", "Timeout of one judge call in seconds.", default=None)
+    parser.addini("genai_judge_retries", "Retries of a judge call.", default=None)
+    parser.addini("genai_require_judge", "Fail when no judge is configured.", type="bool", default=False)
+    parser.addini("genai_thresholds", "Run-level thresholds, one per line.", type="linelist", default=[])
+    parser.addini("genai_results_dir", "Results directory.", default=None)
+    parser.addini("genai_concurrency", "Work in flight at once.", default=None)
+    parser.addini(
+        "genai_suite_files",
+        "Glob patterns of suite files pytest collects.",
+        type="args",
+        default=list(DEFAULT_SUITE_FILES),
+    )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    judge: EndpointSettings | None
+    judge_missing_reason: str
+    results_dir: Path
+    thresholds: list[Threshold] = field(default_factory=list)
+    concurrency: int = 16
+    require_judge: bool = False
+    suite_files: tuple[str, ...] = DEFAULT_SUITE_FILES
+
+    def public_dict(self) -> dict[str, Any]:
+        return {
+            "judge": self.judge.public_dict() if self.judge else None,
+            "judge_missing_reason": None if self.judge else self.judge_missing_reason,
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "concurrency": self.concurrency,
+            "results_dir": str(self.results_dir),
+        }
+
+
+def _first_env(names: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def _pick(option: Any, ini: Any, env: str | None = None) -> Any:
+    for value in (option, ini, env):
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _number(value: Any, kind: type, where: str) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+
+
+def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunSettings:
+    env = os.environ if env is None else env
+    opt = config.option
+    base_url = _pick(
+        getattr(opt, "genai_judge_base_url", None),
+        config.getini("genai_judge_base_url"),
+        _first_env(ENV_BASE_URL, env),
+    )
+    model = _pick(
+        getattr(opt, "genai_judge_model", None),
+        config.getini("genai_judge_model"),
+        _first_env(ENV_MODEL, env),
+    )
+    key = _first_env(ENV_API_KEY, env)
+    if base_url is None and key and env.get("OPENAI_API_KEY"):
+        base_url = OPENAI_DEFAULT_BASE_URL
+    timeout = _pick(getattr(opt, "genai_judge_timeout", None), config.getini("genai_judge_timeout"))
+    retries = _pick(getattr(opt, "genai_judge_retries", None), config.getini("genai_judge_retries"))
+    judge: EndpointSettings | None = None
+    missing = ""
+    if base_url and model:
+        judge = EndpointSettings(
+            base_url=str(base_url),
+            model=str(model),
+            api_key=Secret(key) if key else None,
+            timeout=_number(timeout, float, "genai judge timeout") if timeout is not None else 60.0,
+            max_retries=_number(retries, int, "genai judge retries") if retries is not None else 4,
+        )
+    else:
+        lacking = [n for n, v in (("base URL", base_url), ("model", model)) if not v]
+        missing = f"no judge endpoint configured (missing {' and '.join(lacking)}): {HOW_TO_ENABLE}"
+
+    thresholds: list[Threshold] = []
+    try:
+        for line in config.getini("genai_thresholds"):
+            thresholds.append(parse_threshold(str(line), "ini genai_thresholds"))
+        for text in getattr(opt, "genai_thresholds", None) or []:
+            thresholds.append(parse_threshold(text, "--genai-threshold"))
+    except ThresholdError as exc:
+        raise ConfigError(str(exc)) from None
+
+    results = _pick(getattr(opt, "genai_results_dir", None), config.getini("genai_results_dir"))
+    results_dir = Path(results) if results else Path("genai-results")
+    if not results_dir.is_absolute():
+        results_dir = (config.invocation_params.dir / results_dir) if results else (
+            config.rootpath / results_dir
+        )
+    concurrency_raw = _pick(
+        getattr(opt, "genai_concurrency", None), config.getini("genai_concurrency")
+    )
+    concurrency = (
+        _number(concurrency_raw, int, "genai concurrency") if concurrency_raw is not None else 16
+    )
+    if concurrency < 1:
+        raise ConfigError(f"genai concurrency must be at least 1, got {concurrency}")
+    require = getattr(opt, "genai_require_judge", None)
+    if require is None:
+        require = bool(config.getini("genai_require_judge"))
+    return RunSettings(
+        judge=judge,
+        judge_missing_reason=missing,
+        results_dir=results_dir,
+        thresholds=thresholds,
+        concurrency=concurrency,
+        require_judge=bool(require),
+        suite_files=tuple(config.getini("genai_suite_files")),
+    )

@@ -1,0 +1,263 @@
+"""Concurrent evaluation of rows, apart from the pytest items that report them.
+
+The engine owns a private event loop on a background thread. Rows are submitted as soon as the
+plugin knows this process will run them; app calls and judge calls for many rows overlap, bounded
+by semaphores. A pytest item only waits for its own row's future and reports it. Because the loop
+is private, the engine works the same when the user's tests run their own event loop
+(pytest-asyncio, Jupyter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+import traceback
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .evalset import Row
+from .judges import EvalContext, JudgeAnswer, JudgeUnavailable, PromptTemplate
+from .llm import ChatClient, EndpointSettings, LLMError
+from .results import Assessment, RowResult, TokenUsage
+from .suite import SuiteSpec
+from .targets import AppCallError, call_timed
+
+T = TypeVar("T")
+
+RowKey = tuple[str, str]
+
+
+class EngineStopped(Exception):
+    """The session is stopping (``-x``, Ctrl-C); work not yet started is abandoned."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    judge: EndpointSettings | None = None
+    judge_missing_reason: str = "no judge endpoint is configured"
+    concurrency: int = 16
+    app_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class RowJob:
+    suite: SuiteSpec
+    row: Row
+    nodeid: str | None = None
+
+    @property
+    def key(self) -> RowKey:
+        return (self.suite.name, self.row.request_id)
+
+
+class LLMJudgeRunner:
+    """Asks the judge endpoint, bounded by the engine's judge semaphore."""
+
+    def __init__(
+        self,
+        client: ChatClient | None,
+        settings: EngineSettings,
+        slots: asyncio.Semaphore,
+        stopping: threading.Event,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._slots = slots
+        self._stopping = stopping
+
+    async def ask(
+        self,
+        template: PromptTemplate,
+        variables: Mapping[str, str],
+        schema: Mapping[str, Any],
+        *,
+        judge: str,
+    ) -> JudgeAnswer:
+        if self._client is None or self._settings.judge is None:
+            raise JudgeUnavailable(self._settings.judge_missing_reason)
+        messages = template.render(variables)
+        async with self._slots:
+            if self._stopping.is_set():
+                raise LLMError("not run: the session stopped before this judge call")
+            reply = await self._client.complete_json(
+                messages, dict(schema), schema_name=f"{judge}_verdict"
+            )
+        return JudgeAnswer(
+            data=reply.data,
+            model=reply.model or self._settings.judge.model,
+            prompt_version=template.version,
+            usage=reply.usage,
+            latency_seconds=reply.latency_seconds,
+        )
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self._futures: dict[RowKey, concurrent.futures.Future[RowResult]] = {}
+        self._jobs: dict[RowKey, RowJob] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: ChatClient | None = None
+        self._runner: LLMJudgeRunner | None = None
+        self._row_slots: asyncio.Semaphore | None = None
+        self._app_slots: asyncio.Semaphore | None = None
+        self.started_at: float | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._loop is not None:
+            return
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="genai-eval-engine", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+        self.started_at = time.perf_counter()
+        asyncio.run_coroutine_threadsafe(self._setup(), loop).result()
+
+    async def _setup(self) -> None:
+        concurrency = max(1, self.settings.concurrency)
+        judge_slots = asyncio.Semaphore(concurrency)
+        self._row_slots = asyncio.Semaphore(concurrency)
+        self._app_slots = asyncio.Semaphore(max(1, self.settings.app_concurrency or concurrency))
+        if self.settings.judge is not None:
+            self._client = ChatClient(self.settings.judge, pool_size=min(concurrency, 16))
+        self._runner = LLMJudgeRunner(self._client, self.settings, judge_slots, self._stopping)
+
+    def stop_scheduling(self) -> None:
+        """Rows not yet started are abandoned (their items will not run anyway)."""
+        self._stopping.set()
+
+    def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._stopping.set()
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
+        self._loop = self._thread = None
+
+    async def _shutdown(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+        seen: set[int] = set()
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            target = job.suite.target
+            if target is not None and id(target) not in seen:
+                seen.add(id(target))
+                try:
+                    await target.aclose()
+                except Exception:
+                    pass
+
+    # ---- work ------------------------------------------------------------------------------------
+    def submit(self, job: RowJob) -> concurrent.futures.Future[RowResult]:
+        """Start evaluating a row (once); returns its future."""
+        with self._lock:
+            future = self._futures.get(job.key)
+            if future is not None:
+                return future
+            if self._loop is None:
+                self.start()
+            assert self._loop is not None
+            self._jobs[job.key] = job
+            future = asyncio.run_coroutine_threadsafe(self._evaluate(job), self._loop)
+            self._futures[job.key] = future
+            return future
+
+    def result(self, job: RowJob) -> RowResult:
+        return self.submit(job).result()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the engine loop and wait for it (for fixtures inside tests)."""
+        if self._loop is None:
+            self.start()
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    @property
+    def runner(self) -> LLMJudgeRunner:
+        assert self._runner is not None, "engine not started"
+        return self._runner
+
+    async def _evaluate(self, job: RowJob) -> RowResult:
+        assert self._row_slots is not None
+        async with self._row_slots:
+            if self._stopping.is_set():
+                raise EngineStopped(f"{job.key}: session stopping")
+            try:
+                return await self.evaluate_row(job)
+            except Exception as exc:  # a bug must surface on the row, not vanish
+                result = RowResult(suite=job.suite.name, request_id=job.row.request_id, row={})
+                result.row = job.row.to_record()
+                result.app_error = "internal error in pytest-genai-eval: " + "".join(
+                    traceback.format_exception(exc)
+                )
+                return result
+
+    async def evaluate_row(self, job: RowJob) -> RowResult:
+        row, suite = job.row, job.suite
+        result = RowResult(
+            suite=suite.name, request_id=row.request_id, row=row.to_record(), nodeid=job.nodeid
+        )
+        response = row.response
+        context = row.retrieved_context
+        latency: float | None = None
+        usage: TokenUsage | None = None
+        if row.response_usage:
+            usage = TokenUsage.from_dict(row.response_usage)
+        if response is None and suite.target is not None:
+            assert self._app_slots is not None
+            async with self._app_slots:
+                if self._stopping.is_set():
+                    raise EngineStopped(f"{job.key}: session stopping")
+                try:
+                    timed = await call_timed(suite.target, row)
+                except AppCallError as exc:
+                    result.app_error = str(exc)
+                    return result
+            response = timed.output.text
+            latency = timed.latency_seconds
+            usage = timed.output.usage
+            if timed.output.retrieved_context is not None:
+                context = timed.output.retrieved_context
+        result.response = response
+        result.retrieved_context = context
+        result.latency_seconds = latency
+        result.app_usage = usage
+        ctx = EvalContext(
+            row=row,
+            response=response,
+            retrieved_context=context,
+            global_guidelines=suite.global_guidelines,
+            latency_seconds=latency,
+            usage=usage,
+        )
+        result.assessments = await judge_row(suite, ctx, self.runner)
+        return result
+
+
+async def judge_row(suite: SuiteSpec, ctx: EvalContext, runner: LLMJudgeRunner) -> list[Assessment]:
+    """Run the row's judges concurrently; keep a stable order in the result."""
+    to_run, not_applicable = suite.judges.plan(ctx)
+    batches = await asyncio.gather(*(judge.run(ctx, runner) for judge in to_run))
+    assessments = [a for batch in batches for a in batch]
+    return assessments + not_applicable

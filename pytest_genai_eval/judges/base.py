@@ -1,0 +1,254 @@
+"""What every judge shares: the evaluation context, prompt templates, delimiting, the runner API."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..evalset import Row
+from ..results import Assessment, AssessmentKind, TokenUsage
+
+YES_NO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "rationale": {"type": "string"},
+        "rating": {"type": "string", "enum": ["yes", "no"]},
+    },
+    "required": ["rationale", "rating"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything a judge may read about one row once the app has answered."""
+
+    row: Row
+    response: str | None
+    retrieved_context: list[dict[str, Any]] | None
+    global_guidelines: tuple[str, ...] = ()
+    latency_seconds: float | None = None
+    usage: TokenUsage | None = None
+
+    @property
+    def request(self) -> str:
+        return self.row.request_text
+
+    @property
+    def has_ground_truth(self) -> bool:
+        return self.row.expected_response is not None or bool(self.row.expected_facts)
+
+    def variable(self, name: str) -> Any:
+        """A row field by name, for custom judges: built-in fields first, then extra columns."""
+        if name == "request":
+            return self.request
+        if name == "response":
+            return self.response
+        if name == "retrieved_context":
+            return self.retrieved_context
+        if name == "global_guidelines":
+            return list(self.global_guidelines)
+        if name == "latency_seconds":
+            return self.latency_seconds
+        if name in Row.model_fields and name not in ("extra", "location", "messages"):
+            return getattr(self.row, name)
+        if name in self.row.extra:
+            return self.row.extra[name]
+        raise KeyError(name)
+
+
+# ---- prompt templates ------------------------------------------------------------------------
+
+
+class PromptError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A judge prompt: a system part and a user part with ``${variable}`` slots.
+
+    The version is a hash of the template text, so any edit to a prompt changes the version
+    recorded with every verdict (and misses the verdict cache).
+    """
+
+    name: str
+    system: str
+    user: str
+    source: str = "built-in"
+
+    @property
+    def version(self) -> str:
+        digest = hashlib.sha256(f"{self.system}\x00{self.user}".encode()).hexdigest()
+        return digest[:12]
+
+    @property
+    def variables(self) -> set[str]:
+        found: set[str] = set()
+        for text in (self.system, self.user):
+            for match in string.Template.pattern.finditer(text):
+                named = match.group("named") or match.group("braced")
+                if named:
+                    found.add(named)
+        return found
+
+    def render(self, variables: Mapping[str, str]) -> list[dict[str, str]]:
+        missing = self.variables - set(variables)
+        if missing:
+            raise PromptError(
+                f"prompt {self.name!r} ({self.source}) uses undefined variable(s): "
+                + ", ".join(sorted(missing))
+            )
+        return [
+            {"role": "system", "content": string.Template(self.system).substitute(variables)},
+            {"role": "user", "content": string.Template(self.user).substitute(variables)},
+        ]
+
+    @classmethod
+    def parse(cls, name: str, text: str, source: str = "built-in") -> PromptTemplate:
+        """Parse ``[system]`` / ``[user]`` sections; text without markers is all user prompt."""
+        system_lines: list[str] = []
+        user_lines: list[str] = []
+        target: list[str] | None = None
+        saw_marker = False
+        for line in text.splitlines():
+            marker = line.strip().lower()
+            if marker == "[system]":
+                target, saw_marker = system_lines, True
+                continue
+            if marker == "[user]":
+                target, saw_marker = user_lines, True
+                continue
+            if target is None:
+                if not saw_marker and line.strip():
+                    target = user_lines
+                else:
+                    continue
+            target.append(line)
+        user = "\n".join(user_lines).strip()
+        if not user:
+            raise PromptError(f"prompt {name!r} ({source}) has an empty [user] section")
+        return cls(name=name, system="\n".join(system_lines).strip(), user=user, source=source)
+
+    @classmethod
+    def builtin(cls, name: str) -> PromptTemplate:
+        text = resources.files(__package__).joinpath("prompts", f"{name}.txt").read_text("utf-8")
+        return cls.parse(name, text)
+
+    @classmethod
+    def from_file(cls, name: str, path: Path) -> PromptTemplate:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise PromptError(f"cannot read prompt for {name!r} from {path}: {exc}") from None
+        return cls.parse(name, text, source=str(path))
+
+
+# ---- delimiting untrusted text -----------------------------------------------------------------
+
+
+def _neutralize(text: str) -> str:
+    # Untrusted text can never open or close a section: the delimiter characters are replaced.
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+def section(name: str, body: str) -> str:
+    tag = name.upper().replace(" ", "_")
+    return f"<<<{tag}>>>\n{_neutralize(body)}\n<<<END {tag}>>>"
+
+
+def bullet_list(items: Sequence[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def format_context(chunks: Sequence[Mapping[str, Any]]) -> str:
+    parts = []
+    for i, chunk in enumerate(chunks, 1):
+        uri = chunk.get("doc_uri")
+        content = chunk.get("content")
+        head = f"[{i}]" + (f" ({uri})" if uri else "")
+        parts.append(f"{head} {content if content is not None else ''}".rstrip())
+    return "\n".join(parts)
+
+
+# ---- the runner a judge uses to ask an LLM ----------------------------------------------------
+
+
+class JudgeUnavailable(Exception):
+    """No judge endpoint is configured; LLM-judged assessments are skipped with this reason."""
+
+
+@dataclass
+class JudgeAnswer:
+    data: dict[str, Any]
+    model: str
+    prompt_version: str
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    latency_seconds: float = 0.0
+    cached: bool = False
+
+
+class JudgeRunner(Protocol):
+    async def ask(
+        self,
+        template: PromptTemplate,
+        variables: Mapping[str, str],
+        schema: Mapping[str, Any],
+        *,
+        judge: str,
+    ) -> JudgeAnswer: ...
+
+
+async def ask_yes_no(
+    runner: JudgeRunner,
+    *,
+    judge: str,
+    name: str,
+    template: PromptTemplate,
+    variables: Mapping[str, str],
+) -> Assessment:
+    """Ask one yes/no question; every failure becomes an error assessment, never a pass."""
+    from ..llm import LLMError
+
+    base = Assessment(name=name, judge=judge, kind="llm", prompt_version=template.version)
+    try:
+        answer = await runner.ask(template, variables, YES_NO_SCHEMA, judge=judge)
+    except JudgeUnavailable as exc:
+        base.skipped = str(exc)
+        return base
+    except LLMError as exc:
+        base.error = str(exc)
+        return base
+    rating = str(answer.data.get("rating", "")).strip().lower()
+    base.model = answer.model
+    base.usage = answer.usage
+    base.latency_seconds = answer.latency_seconds
+    base.cached = answer.cached
+    if rating not in ("yes", "no"):
+        base.error = f"judge answered rating {answer.data.get('rating')!r}, expected 'yes' or 'no'"
+        return base
+    base.rating = "yes" if rating == "yes" else "no"
+    base.rationale = str(answer.data.get("rationale", "")).strip() or None
+    return base
+
+
+class Judge(Protocol):
+    """A judge family. ``run`` returns one or more assessments for a row."""
+
+    name: str
+    kind: AssessmentKind
+
+    def applies(self, ctx: EvalContext) -> bool:
+        """Default selection: does this judge run on this row when no subset is chosen?"""
+        ...
+
+    def missing(self, ctx: EvalContext) -> str | None:
+        """Why the judge cannot run on this row (inputs lacking), or None."""
+        ...
+
+    async def run(self, ctx: EvalContext, runner: JudgeRunner) -> list[Assessment]: ...

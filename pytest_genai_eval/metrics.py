@@ -1,0 +1,219 @@
+"""Aggregate metrics over row results, named like Mosaic AI Agent Evaluation's metrics.
+
+``compute_metrics`` turns a list of :class:`RowResult` into a flat ``{name: value}`` mapping, e.g.
+``response/llm_judged/correctness/rating/percentage``, ``agent/latency_seconds/p90``,
+``retrieval/llm_judged/chunk_relevance/precision/average``. A metric whose input is absent
+(no rated rows, no latency recorded...) is present with the value ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from pytest_genai_eval.results import Assessment, RowResult
+from pytest_genai_eval.stats import percentile, wilson_interval
+
+__all__ = (
+    "CHUNK_RELEVANCE_JUDGE",
+    "DOCUMENT_RECALL_JUDGE",
+    "OVERALL",
+    "MetricValue",
+    "assessment_prefix",
+    "compute_metrics",
+    "metric_direction",
+    "per_suite_metrics",
+    "retrieval_value_column",
+)
+
+MetricValue = float | int | None
+Direction = Literal["higher", "lower", "none"]
+
+CHUNK_RELEVANCE_JUDGE = "chunk_relevance"
+DOCUMENT_RECALL_JUDGE = "document_recall"
+
+OVERALL = "response/overall_assessment"
+
+_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "llm": "response/llm_judged",
+        "check": "response/check",
+        "python": "response/custom",
+    }
+)
+
+
+def assessment_prefix(assessment: Assessment) -> str:
+    """Metric/column prefix for an assessment: ``response/llm_judged`` / ``response/check`` /
+    ``response/custom`` by kind, or the retrieval prefix for the two retrieval judges."""
+    if assessment.judge == CHUNK_RELEVANCE_JUDGE:
+        return "retrieval/llm_judged"
+    if assessment.judge == DOCUMENT_RECALL_JUDGE:
+        return "retrieval/ground_truth"
+    return _PREFIXES.get(assessment.kind, "response/custom")
+
+
+def retrieval_value_column(assessment: Assessment) -> str | None:
+    """Per-row numeric column of a retrieval judge (``.../chunk_relevance/precision``,
+    ``.../document_recall``), or ``None`` for other judges."""
+    if assessment.judge == CHUNK_RELEVANCE_JUDGE:
+        return f"{assessment_prefix(assessment)}/{assessment.name}/precision"
+    if assessment.judge == DOCUMENT_RECALL_JUDGE:
+        return f"{assessment_prefix(assessment)}/{assessment.name}"
+    return None
+
+
+def _is_retrieval(assessment: Assessment) -> bool:
+    return assessment.judge in (CHUNK_RELEVANCE_JUDGE, DOCUMENT_RECALL_JUDGE)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class _RatingTally:
+    yes: int = 0
+    no: int = 0
+
+
+def _rating_metrics(prefix: str, yes: int, no: int) -> dict[str, MetricValue]:
+    n = yes + no
+    low, high = wilson_interval(yes, n)
+    rated = n > 0
+    return {
+        f"{prefix}/rating/percentage": yes / n if rated else None,
+        f"{prefix}/rating/count": n,
+        f"{prefix}/rating/ci_low": low if rated else None,
+        f"{prefix}/rating/ci_high": high if rated else None,
+    }
+
+
+def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
+    """All aggregate metrics for ``results`` (see the module docstring for the naming)."""
+    metrics: dict[str, MetricValue] = {}
+    statuses = [r.status for r in results]
+    passed = statuses.count("pass")
+    failed = statuses.count("fail")
+
+    # ---- rows and the overall assessment ----------------------------------------------------
+    metrics["rows/count"] = len(results)
+    metrics["rows/pass_count"] = passed
+    metrics["rows/fail_count"] = failed
+    metrics["rows/error_count"] = statuses.count("error")
+    metrics["rows/skipped_count"] = statuses.count("skipped")
+    metrics.update(_rating_metrics(OVERALL, passed, failed))
+    root_causes: dict[str, int] = {}
+    for result in results:
+        cause = result.root_cause
+        if cause is not None:
+            root_causes[cause.name] = root_causes.get(cause.name, 0) + 1
+    for name, count in root_causes.items():
+        metrics[f"{OVERALL}/root_cause/{name}/count"] = count
+
+    # ---- per assessment ---------------------------------------------------------------------
+    assessments = [a for r in results for a in r.assessments]
+    tallies: dict[tuple[str, str], _RatingTally] = {}
+    judge_errors: dict[str, int] = {}
+    judge_skips: dict[str, int] = {}
+    retrieval_values: dict[str, list[float]] = {}
+    for a in assessments:
+        judge_errors.setdefault(a.name, 0)
+        judge_skips.setdefault(a.name, 0)
+        if a.error is not None:
+            judge_errors[a.name] += 1
+        if a.skipped is not None:
+            judge_skips[a.name] += 1
+        column = retrieval_value_column(a)
+        if column is not None:
+            values = retrieval_values.setdefault(column, [])
+            if a.value is not None and math.isfinite(a.value):
+                values.append(float(a.value))
+            continue
+        tally = tallies.setdefault((assessment_prefix(a), a.name), _RatingTally())
+        if a.rating == "yes":
+            tally.yes += 1
+        elif a.rating == "no":
+            tally.no += 1
+    for (prefix, name), tally in tallies.items():
+        metrics.update(_rating_metrics(f"{prefix}/{name}", tally.yes, tally.no))
+    for column, values in retrieval_values.items():
+        metrics[f"{column}/average"] = _mean(values)
+    for name in judge_errors:
+        metrics[f"judge/{name}/error_count"] = judge_errors[name]
+        metrics[f"judge/{name}/skipped_count"] = judge_skips[name]
+
+    # ---- errors -----------------------------------------------------------------------------
+    metrics["app/error_count"] = sum(1 for r in results if r.app_error is not None)
+    metrics["judge/error_count"] = sum(1 for a in assessments if a.error is not None)
+
+    # ---- latency ----------------------------------------------------------------------------
+    latencies = [
+        float(r.latency_seconds)
+        for r in results
+        if r.latency_seconds is not None and math.isfinite(r.latency_seconds)
+    ]
+    metrics["agent/latency_seconds/average"] = _mean(latencies)
+    metrics["agent/latency_seconds/p50"] = percentile(latencies, 50)
+    metrics["agent/latency_seconds/p90"] = percentile(latencies, 90)
+    metrics["agent/latency_seconds/p99"] = percentile(latencies, 99)
+    metrics["agent/latency_seconds/max"] = max(latencies) if latencies else None
+
+    # ---- tokens -----------------------------------------------------------------------------
+    usages = [r.app_usage for r in results if r.app_usage is not None]
+    totals = [u.total_tokens for u in usages]
+    metrics["agent/total_token_count/average"] = _mean([float(t) for t in totals])
+    metrics["agent/input_token_count/average"] = _mean([float(u.prompt_tokens) for u in usages])
+    metrics["agent/output_token_count/average"] = _mean(
+        [float(u.completion_tokens) for u in usages]
+    )
+    metrics["agent/total_token_count/sum"] = sum(totals) if usages else None
+    metrics["judge/total_token_count/sum"] = sum(a.usage.total_tokens for a in assessments)
+    metrics["judge/input_token_count/sum"] = sum(a.usage.prompt_tokens for a in assessments)
+    metrics["judge/output_token_count/sum"] = sum(a.usage.completion_tokens for a in assessments)
+
+    # ---- judge cache ------------------------------------------------------------------------
+    llm = [a for a in assessments if a.kind == "llm"]
+    metrics["judge/cache_hit_count"] = sum(1 for a in llm if a.cached)
+    metrics["judge/call_count"] = sum(
+        1 for a in llm if not a.cached and (a.rating is not None or a.error is not None)
+    )
+    return metrics
+
+
+def metric_direction(name: str) -> Direction:
+    """Which way is better for a metric: ``"higher"`` (pass rates, CI bounds, retrieval
+    precision/recall), ``"lower"`` (latency, tokens, error/fail/root-cause counts) or ``"none"``
+    (plain counts such as ``rows/count``, ``.../rating/count``, cache counters)."""
+    if name.endswith(
+        (
+            "/rating/percentage",
+            "/rating/ci_low",
+            "/rating/ci_high",
+            "/precision/average",
+            "/recall/average",
+        )
+    ):
+        return "higher"
+    if name.startswith("retrieval/") and name.endswith("/average"):
+        return "higher"  # e.g. retrieval/ground_truth/document_recall/average
+    if name == "rows/pass_count":
+        return "higher"
+    if name.startswith("agent/latency_seconds/") or "token_count/" in name:
+        return "lower"
+    if name.endswith("error_count") or name == "rows/fail_count":
+        return "lower"
+    if name.startswith(f"{OVERALL}/root_cause/") and name.endswith("/count"):
+        return "lower"
+    return "none"
+
+
+def per_suite_metrics(results: Iterable[RowResult]) -> dict[str, dict[str, MetricValue]]:
+    """``compute_metrics`` per ``RowResult.suite``, suites in first-seen order."""
+    groups: dict[str, list[RowResult]] = {}
+    for result in results:
+        groups.setdefault(result.suite, []).append(result)
+    return {suite: compute_metrics(rows) for suite, rows in groups.items()}

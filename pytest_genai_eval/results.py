@@ -1,0 +1,245 @@
+"""Result records: one judge's assessment of a row, and a row's full result.
+
+These are plain dataclasses with a JSON round-trip (``to_dict`` / ``from_dict``), because results
+travel: from the engine to the pytest item, from xdist workers to the controller, into the
+``evaluation_results.json`` artifact and back out of it for baseline comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Rating = Literal["yes", "no"]
+AssessmentKind = Literal["llm", "check", "python"]
+RowStatus = Literal["pass", "fail", "error", "skipped"]
+
+# Root-cause order (DESIGN.md): the first failing judge in this order is the row's root cause.
+# Judge families not listed here (custom judges, checks) come after, in the order they ran.
+ROOT_CAUSE_ORDER: tuple[str, ...] = (
+    "context_sufficiency",
+    "chunk_relevance",
+    "groundedness",
+    "correctness",
+    "relevance_to_query",
+    "safety",
+    "guideline_adherence",
+    "global_guideline_adherence",
+)
+
+
+@dataclass
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TokenUsage | None:
+        if data is None:
+            return None
+        prompt = int(data.get("prompt_tokens") or 0)
+        completion = int(data.get("completion_tokens") or 0)
+        total = int(data.get("total_tokens") or (prompt + completion))
+        return cls(prompt, completion, total)
+
+
+@dataclass
+class Assessment:
+    """One judge's verdict on one row.
+
+    Exactly one of these holds: ``rating`` is "yes"/"no"; ``error`` is set (the judge could not
+    give a verdict; never a pass); ``skipped`` is set (the judge did not run, with the reason).
+    """
+
+    name: str  # metric name part: "correctness", "guideline_adherence/tone", ...
+    judge: str  # judge family: "correctness", "guideline_adherence", ...
+    kind: AssessmentKind = "llm"
+    rating: Rating | None = None
+    rationale: str | None = None
+    error: str | None = None
+    skipped: str | None = None
+    value: float | None = None  # numeric score, when the judge gives one
+    model: str | None = None
+    prompt_version: str | None = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    latency_seconds: float = 0.0
+    cached: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.rating == "yes"
+
+    @property
+    def failed(self) -> bool:
+        return self.rating == "no"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "judge": self.judge,
+            "kind": self.kind,
+            "rating": self.rating,
+            "rationale": self.rationale,
+            "error": self.error,
+            "skipped": self.skipped,
+            "value": self.value,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "usage": self.usage.to_dict(),
+            "latency_seconds": self.latency_seconds,
+            "cached": self.cached,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Assessment:
+        return cls(
+            name=data["name"],
+            judge=data.get("judge", data["name"]),
+            kind=data.get("kind", "llm"),
+            rating=data.get("rating"),
+            rationale=data.get("rationale"),
+            error=data.get("error"),
+            skipped=data.get("skipped"),
+            value=data.get("value"),
+            model=data.get("model"),
+            prompt_version=data.get("prompt_version"),
+            usage=TokenUsage.from_dict(data.get("usage")) or TokenUsage(),
+            latency_seconds=float(data.get("latency_seconds") or 0.0),
+            cached=bool(data.get("cached", False)),
+            details=dict(data.get("details") or {}),
+        )
+
+
+def _root_rank(assessment: Assessment) -> int:
+    try:
+        return ROOT_CAUSE_ORDER.index(assessment.judge)
+    except ValueError:
+        return len(ROOT_CAUSE_ORDER)
+
+
+@dataclass
+class RowResult:
+    """Everything known about one evaluated row."""
+
+    suite: str
+    request_id: str
+    row: dict[str, Any]  # the input row, JSON-able (request, ground truth, extra columns)
+    response: str | None = None
+    retrieved_context: list[dict[str, Any]] | None = None
+    app_error: str | None = None
+    latency_seconds: float | None = None
+    app_usage: TokenUsage | None = None
+    assessments: list[Assessment] = field(default_factory=list)
+    nodeid: str | None = None
+    shard_key: str | None = None
+
+    # ---- derived verdict -------------------------------------------------------------------
+    @property
+    def failing(self) -> list[Assessment]:
+        return sorted((a for a in self.assessments if a.failed), key=_root_rank)
+
+    @property
+    def errors(self) -> list[str]:
+        out = [f"app: {self.app_error}"] if self.app_error else []
+        out += [f"{a.name}: {a.error}" for a in self.assessments if a.error]
+        return out
+
+    @property
+    def ran(self) -> list[Assessment]:
+        return [a for a in self.assessments if a.rating is not None]
+
+    @property
+    def status(self) -> RowStatus:
+        """pass: every judge that ran said yes and nothing errored; fail: some judge said no;
+        error: no judge said no but the app or a judge errored; skipped: nothing could run."""
+        if self.failing:
+            return "fail"
+        if self.errors:
+            return "error"
+        if not self.ran:
+            return "skipped"
+        return "pass"
+
+    @property
+    def overall_rating(self) -> Rating | None:
+        status = self.status
+        if status == "pass":
+            return "yes"
+        if status == "fail":
+            return "no"
+        return None
+
+    @property
+    def root_cause(self) -> Assessment | None:
+        failing = self.failing
+        return failing[0] if failing else None
+
+    @property
+    def overall_rationale(self) -> str | None:
+        cause = self.root_cause
+        if cause is not None:
+            return f"Root cause: {cause.name}. {cause.rationale or ''}".strip()
+        if self.errors:
+            return "Not assessed: " + "; ".join(self.errors)
+        return None
+
+    @property
+    def judge_usage(self) -> TokenUsage:
+        total = TokenUsage()
+        for a in self.assessments:
+            total = total + a.usage
+        return total
+
+    # ---- transport -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "request_id": self.request_id,
+            "row": self.row,
+            "response": self.response,
+            "retrieved_context": self.retrieved_context,
+            "app_error": self.app_error,
+            "latency_seconds": self.latency_seconds,
+            "app_usage": self.app_usage.to_dict() if self.app_usage else None,
+            "assessments": [a.to_dict() for a in self.assessments],
+            "nodeid": self.nodeid,
+            "shard_key": self.shard_key,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowResult:
+        return cls(
+            suite=data["suite"],
+            request_id=data["request_id"],
+            row=dict(data.get("row") or {}),
+            response=data.get("response"),
+            retrieved_context=data.get("retrieved_context"),
+            app_error=data.get("app_error"),
+            latency_seconds=data.get("latency_seconds"),
+            app_usage=TokenUsage.from_dict(data.get("app_usage")),
+            assessments=[Assessment.from_dict(a) for a in data.get("assessments") or []],
+            nodeid=data.get("nodeid"),
+            shard_key=data.get("shard_key"),
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.suite, self.request_id)

@@ -1,0 +1,194 @@
+"""The one object that holds a pytest session's evaluation state (kept in ``config.stash``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .artifacts import SCHEMA_VERSION, write_results
+from .config import RunSettings
+from .engine import Engine, EngineSettings, RowJob, RowKey
+from .gate import GateResult, SuiteOutcome, Threshold, decide
+from .metrics import compute_metrics
+from .results import RowResult
+from .suite import SuiteSpec
+
+
+class DuplicateSuiteError(ValueError):
+    pass
+
+
+@dataclass
+class SuiteInfo:
+    """What the controller needs to know about a suite it may never have collected (xdist)."""
+
+    name: str
+    thresholds: list[Threshold]
+    public: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "public": self.public,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteInfo:
+        thresholds = [
+            Threshold(name=t["name"], value=float(t["value"]), op=t.get("op"), origin=t.get("origin", ""))
+            for t in data.get("thresholds", [])
+        ]
+        return cls(name=data["name"], thresholds=thresholds, public=dict(data.get("public") or {}))
+
+
+@dataclass
+class Finish:
+    gate: GateResult
+    metrics: dict[str, Any]
+    suite_metrics: dict[str, dict[str, Any]]
+    artifact: Path | None
+    artifact_error: str | None = None
+
+
+@dataclass
+class GenAISession:
+    settings: RunSettings
+    suites: dict[str, SuiteSpec] = field(default_factory=dict)
+    suite_info: dict[str, SuiteInfo] = field(default_factory=dict)
+    function_suites: dict[str, str] = field(default_factory=dict)  # test definition -> suite
+    results: dict[RowKey, RowResult] = field(default_factory=dict)
+    other_failures: int = 0
+    started_at: float = field(default_factory=time.time)
+    finish_state: Finish | None = None
+    engine: Engine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = Engine(
+            EngineSettings(
+                judge=self.settings.judge,
+                judge_missing_reason=self.settings.judge_missing_reason,
+                concurrency=self.settings.concurrency,
+            )
+        )
+
+    # ---- suites ----------------------------------------------------------------------------------
+    def register_suite(self, suite: SuiteSpec) -> SuiteSpec:
+        existing = self.suites.get(suite.name)
+        if existing is not None:
+            if existing.source == suite.source:
+                return existing
+            raise DuplicateSuiteError(
+                f"suite name {suite.name!r} is used by both {existing.source} and {suite.source}; "
+                "give one of them another 'name'"
+            )
+        self.suites[suite.name] = suite
+        self.suite_info[suite.name] = SuiteInfo(
+            name=suite.name, thresholds=list(suite.thresholds), public=suite.public_dict()
+        )
+        return suite
+
+    # ---- results ---------------------------------------------------------------------------------
+    def evaluate(self, job: RowJob) -> RowResult:
+        """Wait for a row's result (submitting it if needed) and record it for this run."""
+        result = self.engine.result(job)
+        if job.nodeid:
+            result.nodeid = job.nodeid
+        self.results[job.key] = result
+        return result
+
+    def prefetch(self, jobs: Iterable[RowJob]) -> int:
+        count = 0
+        for job in jobs:
+            self.engine.submit(job)
+            count += 1
+        return count
+
+    def worker_output(self) -> dict[str, Any]:
+        return {
+            "results": [r.to_dict() for r in self.results.values()],
+            "suites": [info.to_dict() for info in self.suite_info.values()],
+            "other_failures": self.other_failures,
+        }
+
+    def merge_worker_output(self, data: dict[str, Any]) -> None:
+        for info in data.get("suites", []):
+            self.suite_info.setdefault(info["name"], SuiteInfo.from_dict(info))
+        for raw in data.get("results", []):  # each row ran on exactly one worker
+            result = RowResult.from_dict(raw)
+            self.results[result.key] = result
+
+    # ---- the end -----------------------------------------------------------------------------------
+    def ordered_results(self) -> list[RowResult]:
+        return sorted(self.results.values(), key=lambda r: (r.suite, r.nodeid or "", r.request_id))
+
+    def finish(self, *, interrupted: bool, write: bool = True) -> Finish:
+        results = self.ordered_results()
+        metrics = compute_metrics(results)
+        by_suite: dict[str, list[RowResult]] = {}
+        for result in results:
+            by_suite.setdefault(result.suite, []).append(result)
+        suite_metrics = {name: compute_metrics(rows) for name, rows in by_suite.items()}
+        outcomes = [
+            SuiteOutcome(
+                name=name,
+                thresholds=self.suite_info[name].thresholds if name in self.suite_info else [],
+                results=rows,
+                metrics=suite_metrics[name],
+            )
+            for name, rows in by_suite.items()
+        ]
+        gate = decide(
+            outcomes,
+            run_thresholds=self.settings.thresholds,
+            run_metrics=metrics,
+            other_failures=self.other_failures,
+            interrupted=interrupted,
+        )
+        artifact: Path | None = None
+        error: str | None = None
+        if write and results:
+            try:
+                artifact = self.write_artifact(results, metrics, suite_metrics, gate, interrupted)
+            except OSError as exc:
+                error = f"could not write results to {self.settings.results_dir}: {exc}"
+        self.finish_state = Finish(gate, metrics, suite_metrics, artifact, error)
+        return self.finish_state
+
+    def write_artifact(
+        self,
+        results: list[RowResult],
+        metrics: dict[str, Any],
+        suite_metrics: dict[str, dict[str, Any]],
+        gate: GateResult,
+        interrupted: bool,
+    ) -> Path:
+        document = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": "pytest-genai-eval",
+            "complete": not interrupted,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(time.time()),
+            "duration_seconds": round(time.time() - self.started_at, 3),
+            "config": self.settings.public_dict(),
+            "verdict": gate.to_dict(),
+            "metrics": metrics,
+            "suites": {
+                name: {
+                    "config": self.suite_info[name].public if name in self.suite_info else {},
+                    "metrics": suite_metrics.get(name, {}),
+                }
+                for name in sorted(set(suite_metrics) | set(self.suite_info))
+                if name in suite_metrics
+            },
+        }
+        paths = write_results(self.settings.results_dir, document, results)
+        return paths.get("json", self.settings.results_dir / "evaluation_results.json")
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).isoformat(timespec="seconds")

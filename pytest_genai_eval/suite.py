@@ -1,0 +1,215 @@
+"""A suite: rows, the app under test, the judges, global guidelines and thresholds.
+
+Built from a suite file (YAML, TOML or JSON, collected by pytest) or from the Python API.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .evalset import EvalSetError, Row, load_rows
+from .gate import Threshold, ThresholdError, parse_threshold_mapping
+from .judges import JudgeSet, PromptError, UnknownJudgeError
+from .targets import Target, TargetConfigError, build_target
+
+SUITE_KEYS = {
+    "name",
+    "description",
+    "data",
+    "rows",
+    "app",
+    "judges",
+    "exclude_judges",
+    "global_guidelines",
+    "thresholds",
+    "prompts",
+}
+
+
+class SuiteError(ValueError):
+    """An invalid suite definition; the message names the file and the field."""
+
+
+@dataclass
+class SuiteSpec:
+    name: str
+    rows: list[Row]
+    target: Target | None = None
+    judges: JudgeSet = field(default_factory=JudgeSet.build)
+    global_guidelines: tuple[str, ...] = ()
+    thresholds: list[Threshold] = field(default_factory=list)
+    source: str = ""
+    description: str = ""
+
+    def public_dict(self) -> dict[str, Any]:
+        """Configuration echoed into the artifact (never secrets)."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "description": self.description,
+            "app": self.target.description if self.target else None,
+            "judges": self.judges.names,
+            "judge_selection": "explicit" if self.judges.explicit else "default",
+            "prompt_versions": self.judges.prompt_versions(),
+            "global_guidelines": list(self.global_guidelines),
+            "thresholds": [t.to_dict() for t in self.thresholds],
+            "row_count": len(self.rows),
+        }
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise SuiteError(f"{where}: expected a list of strings, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise SuiteError(f"{where}[{i}]: expected a non-empty string, got {item!r}")
+        out.append(item)
+    return out
+
+
+def build_suite(
+    *,
+    name: str,
+    data: Any,
+    app: Any = None,
+    judges: Sequence[str] | None = None,
+    exclude_judges: Sequence[str] = (),
+    global_guidelines: Sequence[str] = (),
+    thresholds: Mapping[str, Any] | Sequence[Threshold] | None = None,
+    prompts: Mapping[str, str | Path] | None = None,
+    base_dir: Path | None = None,
+    source: str = "",
+    description: str = "",
+) -> SuiteSpec:
+    """Validate everything about a suite before anything is called."""
+    where = source or name
+    if isinstance(data, (str, Path)):
+        rows = load_rows(data, base_dir=base_dir)
+    elif isinstance(data, pd.DataFrame):
+        rows = load_rows(data, name=f"{where}: data")
+    elif isinstance(data, Sequence):
+        rows = load_rows(list(data), name=f"{where}: rows")
+    else:
+        raise SuiteError(f"{where}: 'data' must be a file path, a DataFrame or a list of rows")
+    try:
+        target = build_target(app, base_dir=base_dir, where=f"{where}: app")
+    except TargetConfigError as exc:
+        raise SuiteError(str(exc)) from None
+    if target is None:
+        missing = [r for r in rows if r.response is None]
+        if missing:
+            shown = ", ".join(f"{r.location or r.request_id}" for r in missing[:5])
+            raise SuiteError(
+                f"{where}: no app is configured, so every row needs a 'response'; "
+                f"{len(missing)} row(s) have none ({shown})"
+            )
+    prompt_paths = {
+        key: (base_dir / value if base_dir and not Path(value).is_absolute() else Path(value))
+        for key, value in (prompts or {}).items()
+    }
+    try:
+        judge_set = JudgeSet.build(
+            include=list(judges) if judges is not None else None,
+            exclude=list(exclude_judges),
+            prompts=prompt_paths,
+            where=f"{where}: judges",
+        )
+    except (UnknownJudgeError, PromptError) as exc:
+        raise SuiteError(str(exc)) from None
+    try:
+        if thresholds is None:
+            parsed: list[Threshold] = []
+        elif isinstance(thresholds, Mapping):
+            parsed = parse_threshold_mapping(thresholds, f"{where}: thresholds")
+        else:
+            parsed = list(thresholds)
+    except ThresholdError as exc:
+        raise SuiteError(str(exc)) from None
+    return SuiteSpec(
+        name=name,
+        rows=rows,
+        target=target,
+        judges=judge_set,
+        global_guidelines=tuple(_str_list(global_guidelines, f"{where}: global_guidelines")),
+        thresholds=parsed,
+        source=source,
+        description=description,
+    )
+
+
+def read_suite_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read suite file: {exc}") from None
+    try:
+        if path.suffix == ".toml":
+            doc: Any = tomllib.loads(text)
+        elif path.suffix == ".json":
+            doc = json.loads(text)
+        else:
+            doc = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise SuiteError(f"{path}: not a valid {path.suffix.lstrip('.')} file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SuiteError(f"{path}: a suite file must hold a mapping of settings")
+    return doc
+
+
+def load_suite_file(path: Path) -> SuiteSpec:
+    doc = read_suite_file(path)
+    unknown = sorted(set(doc) - SUITE_KEYS)
+    if unknown:
+        raise SuiteError(
+            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(SUITE_KEYS))}"
+        )
+    if ("data" in doc) == ("rows" in doc):
+        raise SuiteError(f"{path}: give exactly one of 'data' (a file) or 'rows' (inline rows)")
+    data = doc.get("data", doc.get("rows"))
+    if "data" in doc and not isinstance(data, str):
+        raise SuiteError(f"{path}: 'data' must be a path to an evaluation set file")
+    if "rows" in doc and not isinstance(data, list):
+        raise SuiteError(f"{path}: 'rows' must be a list of rows")
+    judges = doc.get("judges")
+    if judges is not None:
+        judges = _str_list(judges, f"{path}: judges")
+    thresholds = doc.get("thresholds")
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise SuiteError(f"{path}: 'thresholds' must be a mapping, e.g. {{overall: 0.9}}")
+    prompts = doc.get("prompts")
+    if prompts is not None and not isinstance(prompts, Mapping):
+        raise SuiteError(f"{path}: 'prompts' must map a judge name to a template file")
+    name = doc.get("name") or _default_name(path)
+    if not isinstance(name, str):
+        raise SuiteError(f"{path}: 'name' must be a string")
+    return build_suite(
+        name=name,
+        data=data,
+        app=doc.get("app"),
+        judges=judges,
+        exclude_judges=_str_list(doc.get("exclude_judges", []), f"{path}: exclude_judges"),
+        global_guidelines=doc.get("global_guidelines", []),
+        thresholds=thresholds,
+        prompts=prompts,
+        base_dir=path.parent,
+        source=str(path),
+        description=str(doc.get("description", "")),
+    )
+
+
+def _default_name(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    return stem.removeprefix("genai_") or stem
+
+
+__all__ = ["EvalSetError", "SuiteError", "SuiteSpec", "build_suite", "load_suite_file"]

@@ -1,0 +1,164 @@
+"""The end-of-run summary as plain lines (pure: no pytest objects), readable at 80 columns."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .gate import GateResult
+from .results import RowResult
+
+_RATE = re.compile(r"^response/(llm_judged|check|custom)/(.+)/rating/percentage$")
+OVERALL = "response/overall_assessment/rating"
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _ci(metrics: Mapping[str, Any], base: str) -> str:
+    low, high = metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high")
+    if low is None or high is None:
+        return ""
+    return f"[{100 * float(low):.0f}–{100 * float(high):.0f}%]"
+
+
+def _seconds(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2f}s"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(name, pass rate, CI, rated, errors) rows: overall first, then each judge and check."""
+    rows = [
+        (
+            "overall",
+            _pct(metrics.get(f"{OVERALL}/percentage")),
+            _ci(metrics, OVERALL),
+            str(metrics.get(f"{OVERALL}/count") or 0),
+            str(int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)),
+        )
+    ]
+    names = sorted(
+        {(m.group(2), m.group(1)) for key in metrics if (m := _RATE.match(key))},
+        key=lambda pair: pair[0],
+    )
+    for name, family in names:
+        base = f"response/{family}/{name}/rating"
+        rows.append(
+            (
+                name if family == "llm_judged" else f"{name} ({family})",
+                _pct(metrics.get(f"{base}/percentage")),
+                _ci(metrics, base),
+                str(metrics.get(f"{base}/count") or 0),
+                str(metrics.get(f"judge/{name}/error_count") or 0),
+            )
+        )
+    for key, label in (
+        ("retrieval/llm_judged/chunk_relevance/precision/average", "chunk_relevance precision"),
+        ("retrieval/ground_truth/document_recall/average", "document_recall"),
+    ):
+        if metrics.get(key) is not None:
+            rows.append((label, _pct(metrics[key]), "", "", ""))
+    return rows
+
+
+def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths[0] = min(widths[0], 34)
+    out = []
+    for r in [header, *rows]:
+        cells = [_clip(r[0], widths[0]).ljust(widths[0])]
+        cells += [r[i].rjust(widths[i]) for i in range(1, len(r))]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
+
+
+def not_run_line(results: Sequence[RowResult]) -> str | None:
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for result in results:
+        for a in result.assessments:
+            if a.skipped and not a.skipped.startswith("not applicable"):
+                counts[a.judge] += 1
+                reasons[a.skipped] += 1
+    if not counts:
+        return None
+    detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+    reason = reasons.most_common(1)[0][0]
+    return f"NOT RUN: {sum(counts.values())} LLM-judged assessment(s) ({detail}). Reason: {reason}"
+
+
+def render(
+    *,
+    results: Sequence[RowResult],
+    metrics: Mapping[str, Any],
+    suite_metrics: Mapping[str, Mapping[str, Any]],
+    gate: GateResult,
+    artifact: str | None,
+    verbose: int = 0,
+    width: int = 80,
+) -> list[str]:
+    lines: list[str] = []
+    by_suite: dict[str, list[RowResult]] = {}
+    for r in results:
+        by_suite.setdefault(r.suite, []).append(r)
+    header = ("", "pass rate", "95% CI", "rated", "errors")
+    for name, rows in by_suite.items():
+        m = suite_metrics.get(name, {})
+        status = Counter(r.status for r in rows)
+        parts = [f"{status[s]} {label}" for s, label in (
+            ("pass", "passed"), ("fail", "failed"), ("error", "error(s)"), ("skipped", "not evaluated")
+        ) if status[s]]
+        lines.append(f"suite {name}: {len(rows)} row(s) — " + ", ".join(parts))
+        lines += _table(metric_rows(m), header)
+        extras = []
+        if m.get("agent/latency_seconds/p50") is not None:
+            extras.append(
+                "latency p50/p90/p99 "
+                + "/".join(_seconds(m.get(f"agent/latency_seconds/{p}")) for p in ("p50", "p90", "p99"))
+            )
+        if m.get("agent/total_token_count/average") is not None:
+            extras.append(f"app tokens/row {float(m['agent/total_token_count/average']):.0f}")
+        if m.get("judge/total_token_count/sum"):
+            extras.append(f"judge tokens {int(m['judge/total_token_count/sum'])}")
+        if extras:
+            lines.append("  " + "; ".join(extras))
+    if gate.checks:
+        lines.append("thresholds:")
+        for check in gate.checks:
+            actual = "no data" if check.actual is None else f"{check.actual:.4g}"
+            lines.append(
+                f"  [{check.status.upper():>7}] {check.scope}: {check.threshold.describe()} "
+                f"(actual {actual})"
+            )
+    if gate.errors:
+        lines.append(f"evaluation errors: {gate.errors} (allowed {gate.errors_allowed})")
+    missing = not_run_line(results)
+    if missing:
+        lines.append(missing)
+    failing = [r for r in results if r.status == "fail"]
+    if failing:
+        limit = len(failing) if verbose > 0 else 5
+        lines.append(f"failing rows ({len(failing)}):")
+        for r in failing[:limit]:
+            cause = r.root_cause
+            why = f"{cause.name}: {cause.rationale or ''}" if cause else ""
+            lines.append("  " + _clip(f"{r.suite}::{r.request_id} — {why}", width - 2))
+        if len(failing) > limit:
+            lines.append(f"  … {len(failing) - limit} more (-v shows all; see the results table)")
+    erroring = [r for r in results if r.status == "error"]
+    for r in erroring[: 5 if verbose <= 0 else len(erroring)]:
+        lines.append("  " + _clip(f"ERROR {r.suite}::{r.request_id} — {r.errors[0]}", width - 2))
+    for note in gate.notes:
+        lines.append(f"note: {note}")
+    if artifact:
+        lines.append(f"results: {artifact}")
+    lines.append(gate.line)
+    return lines

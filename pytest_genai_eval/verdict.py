@@ -1,0 +1,96 @@
+"""Turning a row's result into a pytest outcome, and the text a failing item shows."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import pytest
+
+from .gate import Threshold, tolerated
+from .results import Assessment, RowResult
+
+TRUNCATE = 400
+
+
+def _clip(text: str | None, limit: int = TRUNCATE) -> str:
+    if text is None:
+        return "(none)"
+    text = text.strip()
+    if len(text) > limit:
+        return text[:limit].rstrip() + f" … [{len(text) - limit} more chars]"
+    return text
+
+
+def _indent(label: str, text: str) -> str:
+    lines = text.splitlines() or [""]
+    pad = " " * len(label)
+    return "\n".join([label + lines[0], *(pad + line for line in lines[1:])])
+
+
+def _mark(a: Assessment) -> str:
+    if a.rating == "yes":
+        return "PASS"
+    if a.rating == "no":
+        return "FAIL"
+    if a.error:
+        return "ERROR"
+    return "SKIP"
+
+
+def describe(result: RowResult, location: str = "") -> str:
+    """A failing or erroring row, as shown under its pytest item."""
+    head = f"row {result.request_id!r} of suite {result.suite!r}"
+    if location:
+        head += f" ({location})"
+    status = result.status
+    cause = result.root_cause
+    if status == "fail" and cause is not None:
+        head += f" failed; root cause: {cause.name}"
+    elif status == "error":
+        head += " could not be evaluated (an error, not a quality failure)"
+    lines = [head]
+    request = result.row.get("request")
+    request_text = request if isinstance(request, str) else _request_text(request)
+    lines.append(_indent("  request:  ", _clip(request_text, 200)))
+    if result.app_error:
+        lines.append(_indent("  app error: ", result.app_error.strip()))
+    else:
+        lines.append(_indent("  response: ", _clip(result.response)))
+    for a in sorted(result.assessments, key=lambda a: (_mark(a) != "FAIL", _mark(a) != "ERROR")):
+        detail = a.rationale or a.error or a.skipped or ""
+        wrapped = textwrap.fill(detail, width=88, subsequent_indent="      ") if detail else ""
+        lines.append(f"  [{_mark(a)}] {a.name}" + (f": {wrapped}" if wrapped else ""))
+    return "\n".join(lines)
+
+
+def _request_text(request: object) -> str:
+    if isinstance(request, dict):
+        messages = request.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+            return str(messages[-1].get("content", ""))
+        if "query" in request:
+            return str(request["query"])
+    return str(request)
+
+
+def raise_if_not_evaluated(result: RowResult, location: str = "") -> None:
+    """Called in the item's setup: errors are pytest errors, nothing-to-run is a skip."""
+    if result.status == "error":
+        pytest.fail(describe(result, location), pytrace=False)
+    if result.status == "skipped":
+        reasons = sorted({a.skipped or "" for a in result.assessments if a.skipped})
+        reason = "; ".join(reasons) or "no judge or check applies to this row"
+        pytest.skip(f"not evaluated: {reason}")
+
+
+def raise_if_failed(result: RowResult, thresholds: Sequence[Threshold], location: str = "") -> None:
+    """Called in the item's call phase after the row was evaluated."""
+    if result.status != "fail":
+        return
+    text = describe(result, location)
+    failing = [a.name for a in result.failing]
+    if tolerated(thresholds, failing):
+        covering = ", ".join(t.describe() for t in thresholds if t.is_pass_rate and t.value < 1)
+        pytest.xfail(f"{failing[0]} said no; tolerated by {covering} (checked at the end)")
+    pytest.fail(text, pytrace=False)
