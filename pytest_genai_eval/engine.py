@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .evalset import Row
-from .judges import EvalContext, JudgeAnswer, JudgeUnavailable, PromptTemplate
-from .llm import ChatClient, EndpointSettings, LLMError
+from .judges import EvalContext
+from .llm import EndpointSettings
 from .results import Assessment, RowResult, TokenUsage
+from .runner import LLMJudgeRunner
 from .suite import SuiteSpec
 from .targets import AppCallError, call_timed
 
@@ -53,47 +55,6 @@ class RowJob:
         return (self.suite.name, self.row.request_id)
 
 
-class LLMJudgeRunner:
-    """Asks the judge endpoint, bounded by the engine's judge semaphore."""
-
-    def __init__(
-        self,
-        client: ChatClient | None,
-        settings: EngineSettings,
-        slots: asyncio.Semaphore,
-        stopping: threading.Event,
-    ) -> None:
-        self._client = client
-        self._settings = settings
-        self._slots = slots
-        self._stopping = stopping
-
-    async def ask(
-        self,
-        template: PromptTemplate,
-        variables: Mapping[str, str],
-        schema: Mapping[str, Any],
-        *,
-        judge: str,
-    ) -> JudgeAnswer:
-        if self._client is None or self._settings.judge is None:
-            raise JudgeUnavailable(self._settings.judge_missing_reason)
-        messages = template.render(variables)
-        async with self._slots:
-            if self._stopping.is_set():
-                raise LLMError("not run: the session stopped before this judge call")
-            reply = await self._client.complete_json(
-                messages, dict(schema), schema_name=f"{judge}_verdict"
-            )
-        return JudgeAnswer(
-            data=reply.data,
-            model=reply.model or self._settings.judge.model,
-            prompt_version=template.version,
-            usage=reply.usage,
-            latency_seconds=reply.latency_seconds,
-        )
-
-
 class Engine:
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
@@ -103,7 +64,6 @@ class Engine:
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: ChatClient | None = None
         self._runner: LLMJudgeRunner | None = None
         self._row_slots: asyncio.Semaphore | None = None
         self._app_slots: asyncio.Semaphore | None = None
@@ -122,12 +82,14 @@ class Engine:
 
     async def _setup(self) -> None:
         concurrency = max(1, self.settings.concurrency)
-        judge_slots = asyncio.Semaphore(concurrency)
         self._row_slots = asyncio.Semaphore(concurrency)
         self._app_slots = asyncio.Semaphore(max(1, self.settings.app_concurrency or concurrency))
-        if self.settings.judge is not None:
-            self._client = ChatClient(self.settings.judge, pool_size=min(concurrency, 16))
-        self._runner = LLMJudgeRunner(self._client, self.settings, judge_slots, self._stopping)
+        self._runner = LLMJudgeRunner(
+            default=self.settings.judge,
+            missing_reason=self.settings.judge_missing_reason,
+            concurrency=concurrency,
+            stopping=self._stopping,
+        )
 
     def stop_scheduling(self) -> None:
         """Rows not yet started are abandoned (their items will not run anyway)."""
@@ -138,10 +100,8 @@ class Engine:
         if loop is None or thread is None:
             return
         self._stopping.set()
-        try:
+        with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         if not thread.is_alive():
@@ -154,8 +114,8 @@ class Engine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
+        if self._runner is not None:
+            await self._runner.aclose()
         seen: set[int] = set()
         with self._lock:
             jobs = list(self._jobs.values())
@@ -163,10 +123,8 @@ class Engine:
             target = job.suite.target
             if target is not None and id(target) not in seen:
                 seen.add(id(target))
-                try:
+                with contextlib.suppress(Exception):
                     await target.aclose()
-                except Exception:
-                    pass
 
     # ---- work ------------------------------------------------------------------------------------
     def submit(self, job: RowJob) -> concurrent.futures.Future[RowResult]:

@@ -25,7 +25,8 @@ def genai_result(request: pytest.FixtureRequest) -> RowResult:
             f"{request.node.nodeid}: genai_result needs @pytest_genai_eval.evaluate(...) "
             "or @pytest.mark.genai_eval(...)"
         )
-    return request.config.stash[SESSION_KEY].evaluate(job)
+    result: RowResult = request.config.stash[SESSION_KEY].evaluate(job)
+    return result
 
 
 @dataclass

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
-if TYPE_CHECKING:
-    from .engine import RowJob
-    from .session import GenAISession
+from .engine import RowJob
+from .session import GenAISession
 
-SESSION_KEY = pytest.StashKey["GenAISession"]()
-JOB_KEY = pytest.StashKey["RowJob"]()
+SESSION_KEY = pytest.StashKey[GenAISession]()
+JOB_KEY = pytest.StashKey[RowJob]()

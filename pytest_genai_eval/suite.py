@@ -6,13 +6,13 @@ Built from a suite file (YAML, TOML or JSON, collected by pytest) or from the Py
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import tomllib
 import yaml
 
 from .evalset import EvalSetError, Row, load_rows
@@ -97,7 +97,7 @@ def build_suite(
     elif isinstance(data, pd.DataFrame):
         rows = load_rows(data, name=f"{where}: data")
     elif isinstance(data, Sequence):
-        rows = load_rows(list(data), name=f"{where}: rows")
+        rows = load_rows(list(data), name=f"{Path(where).name}: rows" if source else where)
     else:
         raise SuiteError(f"{where}: 'data' must be a file path, a DataFrame or a list of rows")
     try:

@@ -269,15 +269,16 @@ def build_target(spec: Any, *, base_dir: Path | None = None, where: str = "app")
             if not spec.get(key):
                 raise TargetConfigError(f"{where}: type openai needs {key!r}")
         key_env = spec.get("api_key_env")
-        key = os.environ.get(str(key_env)) if key_env else None
+        api_key = os.environ.get(str(key_env)) if key_env else None
         settings = EndpointSettings(
             base_url=str(spec["base_url"]),
             model=str(spec["model"]),
-            api_key=Secret(key) if key else None,
+            api_key=Secret(api_key) if api_key else None,
             timeout=float(spec.get("timeout", 60.0)),
             temperature=float(spec.get("temperature", 0.0)),
         )
-        return ChatTarget(settings, system_prompt=spec.get("system_prompt"))
+        system_prompt = spec.get("system_prompt")
+        return ChatTarget(settings, system_prompt=str(system_prompt) if system_prompt else None)
     if kind == "http":
         if not spec.get("url"):
             raise TargetConfigError(f"{where}: type http needs 'url'")

@@ -112,7 +112,7 @@ def render(
     header = ("", "pass rate", "95% CI", "rated", "errors")
     for name, rows in by_suite.items():
         m = suite_metrics.get(name, {})
-        status = Counter(r.status for r in rows)
+        status: Counter[str] = Counter(r.status for r in rows)
         parts = [f"{status[s]} {label}" for s, label in (
             ("pass", "passed"), ("fail", "failed"), ("error", "error(s)"), ("skipped", "not evaluated")
         ) if status[s]]

@@ -1,0 +1,36 @@
+"""Shared fixtures: a clean environment and a scripted judge for pytester-based tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_genai_eval.testing import ScriptedJudge
+
+pytest_plugins = ["pytester"]
+
+_ENV = (
+    "GENAI_EVAL_JUDGE_BASE_URL",
+    "GENAI_EVAL_JUDGE_MODEL",
+    "GENAI_EVAL_JUDGE_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "GITHUB_STEP_SUMMARY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see a real judge configuration from the machine."""
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def judge(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedJudge]:
+    """A scripted judge, configured for the pytest runs a test starts."""
+    with ScriptedJudge() as server:
+        monkeypatch.setenv("GENAI_EVAL_JUDGE_BASE_URL", server.base_url)
+        monkeypatch.setenv("GENAI_EVAL_JUDGE_MODEL", server.model)
+        yield server
