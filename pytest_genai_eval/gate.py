@@ -8,6 +8,9 @@ Rules (also in README.md, "The gate"):
 * Judge or app errors are not quality failures. They are counted apart and allowed up to the
   ``errors`` threshold (default 0); beyond it the run exits with ``EXIT_EVALUATION_ERRORS``.
 * A quality failure (strict row failure, missed threshold) wins over errors: exit 1.
+* When LLM judges could not run (no judge configured) or a threshold had no data, and nothing
+  failed, the verdict is INCOMPLETE with exit 0; ``--genai-require-judge`` makes a missing judge
+  a usage error instead.
 """
 
 from __future__ import annotations
@@ -265,6 +268,7 @@ def decide(
     run_metrics: Mapping[str, Any],
     other_failures: int = 0,
     interrupted: bool = False,
+    not_run: int = 0,
 ) -> GateResult:
     """The build verdict for one run."""
     checks: list[ThresholdCheck] = []
@@ -322,6 +326,8 @@ def decide(
 
     skipped = int(run_metrics.get("rows/skipped_count") or 0)
     rows = int(run_metrics.get("rows/count") or 0)
+    if not_run:
+        notes.insert(0, f"{not_run} LLM-judged assessment(s) not run (no judge configured)")
     if skipped:
         notes.append(f"{skipped} of {rows} row(s) had no check that could run")
 
@@ -337,6 +343,8 @@ def decide(
         status, code = "errors", EXIT_EVALUATION_ERRORS
     elif rows == 0:
         status, code = "empty", EXIT_OK
+    elif not_run or any(c.passed is None for c in checks):
+        status, code = "incomplete", EXIT_OK  # everything that ran passed; see the notes
     else:
         status, code = "passed", EXIT_OK
     return GateResult(

@@ -327,6 +327,7 @@ class ChatClient:
             )
             for _ in range(clients)
         ]
+        self._slots = [asyncio.Semaphore(pool_size) for _ in range(clients)]
 
     def __repr__(self) -> str:
         s = self.settings
@@ -337,10 +338,17 @@ class ChatClient:
         """The structured-output mode the next :meth:`complete_json` call starts with."""
         return self._json_mode
 
-    def _client(self) -> httpx.AsyncClient:
-        client = self._clients[self._next % len(self._clients)]
-        self._next = (self._next + 1) % len(self._clients)
-        return client
+    def _pick(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        index = self._next
+        self._next = (index + 1) % len(self._clients)
+        return self._clients[index], self._slots[index]
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> httpx.Response:
+        client, slots = self._pick()
+        # Queue here rather than in httpx's pool: httpcore slows down badly with many waiting
+        # requests (measured: 200 queued on one connection, 40 req/s instead of 250).
+        async with slots:
+            return await client.post(url, json=payload)
 
     def _backoff(self, retry: int) -> float:
         """Full-jitter exponential backoff before retry number ``retry`` (0-based)."""
@@ -386,7 +394,7 @@ class ChatClient:
         while True:
             wait: float | None = None
             try:
-                response = await self._client().post(url, json=payload)
+                response = await self._post(url, payload)
             except httpx.TimeoutException as exc:
                 problem = f"timed out after {settings.timeout:g} s ({type(exc).__name__})"
             except httpx.TransportError as exc:

@@ -148,6 +148,12 @@ class GenAISession:
             run_metrics=metrics,
             other_failures=self.other_failures,
             interrupted=interrupted,
+            not_run=sum(
+                1
+                for r in results
+                for a in r.assessments
+                if a.skipped and not a.skipped.startswith("not applicable")
+            ),
         )
         artifact: Path | None = None
         error: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -80,7 +81,7 @@ def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> list[str
     return out
 
 
-def not_run_line(results: Sequence[RowResult]) -> str | None:
+def not_run_lines(results: Sequence[RowResult], width: int = 80) -> list[str]:
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for result in results:
@@ -89,10 +90,11 @@ def not_run_line(results: Sequence[RowResult]) -> str | None:
                 counts[a.judge] += 1
                 reasons[a.skipped] += 1
     if not counts:
-        return None
+        return []
     detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
     reason = reasons.most_common(1)[0][0]
-    return f"NOT RUN: {sum(counts.values())} LLM-judged assessment(s) ({detail}). Reason: {reason}"
+    text = f"NOT RUN: {sum(counts.values())} LLM-judged assessment(s) ({detail}). {reason}"
+    return textwrap.wrap(text, width=max(40, width - 2), subsequent_indent="  ")
 
 
 def render(
@@ -140,9 +142,7 @@ def render(
             )
     if gate.errors:
         lines.append(f"evaluation errors: {gate.errors} (allowed {gate.errors_allowed})")
-    missing = not_run_line(results)
-    if missing:
-        lines.append(missing)
+    lines += not_run_lines(results, width)
     failing = [r for r in results if r.status == "fail"]
     if failing:
         limit = len(failing) if verbose > 0 else 5

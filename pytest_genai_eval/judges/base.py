@@ -8,10 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..evalset import Row
 from ..results import Assessment, AssessmentKind, TokenUsage
+
+if TYPE_CHECKING:
+    from ..llm import EndpointSettings
 
 YES_NO_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -55,11 +58,48 @@ class EvalContext:
             return list(self.global_guidelines)
         if name == "latency_seconds":
             return self.latency_seconds
+        if name == "usage":
+            return self.usage.to_dict() if self.usage is not None else None
         if name in Row.model_fields and name not in ("extra", "location", "messages"):
             return getattr(self.row, name)
         if name in self.row.extra:
             return self.row.extra[name]
         raise KeyError(name)
+
+    def value_of(self, name: str) -> Any:
+        """``variable(name)``, or None when the row has no such field or column."""
+        try:
+            return self.variable(name)
+        except KeyError:
+            return None
+
+    @property
+    def context_chunks(self) -> list[dict[str, Any]]:
+        """The retrieved chunks that have text content (what LLM context judges can read)."""
+        return [c for c in self.retrieved_context or [] if c.get("content")]
+
+    @property
+    def has_context(self) -> bool:
+        """"Context present" for the LLM judges: at least one retrieved chunk with content."""
+        return bool(self.context_chunks)
+
+
+# Names ``EvalContext.variable`` resolves on every row (extra columns come on top of these).
+ROW_VARIABLES: frozenset[str] = frozenset(
+    {
+        "request",
+        "response",
+        "retrieved_context",
+        "global_guidelines",
+        "latency_seconds",
+        "usage",
+        *(n for n in Row.model_fields if n not in ("extra", "location", "messages")),
+    }
+)
+
+
+class JudgeConfigError(ValueError):
+    """An invalid judge, check or panel declaration; the message names where and which field."""
 
 
 # ---- prompt templates ------------------------------------------------------------------------
@@ -194,6 +234,15 @@ class JudgeAnswer:
 
 
 class JudgeRunner(Protocol):
+    """What a judge uses to ask an LLM (``runner.LLMJudgeRunner`` implements it).
+
+    ``endpoint`` picks a judge endpoint other than ``default`` (judge panels); ``sample`` is the
+    index of a repeated evaluation, so repeats are separate verdicts.
+    """
+
+    @property
+    def default(self) -> EndpointSettings | None: ...
+
     async def ask(
         self,
         template: PromptTemplate,
@@ -201,6 +250,8 @@ class JudgeRunner(Protocol):
         schema: Mapping[str, Any],
         *,
         judge: str,
+        endpoint: EndpointSettings | None = None,
+        sample: int = 0,
     ) -> JudgeAnswer: ...
 
 
@@ -235,6 +286,30 @@ async def ask_yes_no(
     base.rating = "yes" if rating == "yes" else "no"
     base.rationale = str(answer.data.get("rationale", "")).strip() or None
     return base
+
+
+def ground_truth_section(row: Row) -> str:
+    """The row's ground truth, delimited: expected facts as a list, else the expected response."""
+    if row.expected_facts:
+        return section("expected_facts", bullet_list(row.expected_facts))
+    return section("expected_response", row.expected_response or "")
+
+
+def context_section(chunks: Sequence[Mapping[str, Any]]) -> str:
+    return section("retrieved_context", format_context(chunks))
+
+
+def sum_usage(usages: Sequence[TokenUsage]) -> TokenUsage:
+    total = TokenUsage()
+    for usage in usages:
+        total = total + usage
+    return total
+
+
+def joined_models(models: Sequence[str | None]) -> str | None:
+    """Distinct model names in first-seen order, joined by ",", or None when there are none."""
+    names = list(dict.fromkeys(m for m in models if m))
+    return ",".join(names) if names else None
 
 
 class Judge(Protocol):

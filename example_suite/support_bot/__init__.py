@@ -1,0 +1,1 @@
+"""A small retrieval-augmented support bot for the example evaluation suite."""

@@ -1,0 +1,355 @@
+"""The run as Markdown: for ``$GITHUB_STEP_SUMMARY`` and ``summary.md`` in the results directory.
+
+:func:`render_markdown` gives the verdict line, the metric table (with the baseline's values when
+a :class:`~pytest_genai_eval.compare.Comparison` is given), threshold checks, the baseline gate,
+the regressed rows with the judge that flipped and its rationale, and the top failing rows.
+
+Every piece of text that comes from a run (requests, responses, rationales, suite and judge
+names) is escaped: HTML special characters become entities and Markdown syntax characters are
+backslash-escaped, so a response cannot add links, images or markup to a CI summary page.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .artifacts import _atomic_write
+from .compare import Comparison, MetricDelta, RowChange
+from .results import RowResult
+
+__all__ = (
+    "SUMMARY_NAME",
+    "append_step_summary",
+    "md_escape",
+    "rate_metrics",
+    "render_comparison_markdown",
+    "render_markdown",
+    "request_text",
+    "write_markdown",
+)
+
+SUMMARY_NAME = "summary.md"
+TOP_FAILING = 10
+CLIP = 240
+
+_RATE = re.compile(r"^response/(llm_judged|check|custom)/(.+)/rating/percentage$")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~>-])")
+_ICONS = {
+    "passed": "✅",
+    "failed": "❌",
+    "errors": "⚠️",
+    "incomplete": "⚠️",
+    "empty": "➖",
+    "incompatible": "⚠️",
+}
+
+
+# ---- shared helpers (also used by the HTML report) ----------------------------------------------
+def request_text(row: Mapping[str, Any]) -> str:
+    """The user-facing text of a row's request: a string, the last message of a chat request,
+    or ``query`` of a ``{query, history}`` request."""
+    request = row.get("request")
+    if request is None and isinstance(row.get("inputs"), Mapping):
+        request = row["inputs"].get("request", row["inputs"])
+    if isinstance(request, str):
+        return request
+    if isinstance(request, Mapping):
+        messages = request.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
+            return str(messages[-1].get("content", ""))
+        if "query" in request:
+            return str(request["query"])
+    return "" if request is None else str(request)
+
+
+def rate_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(label, metric name)`` for the pass-rate table: overall first, then each judge and check
+    by name, then the retrieval averages present."""
+    out = [("overall", "response/overall_assessment/rating/percentage")]
+    found = sorted(
+        {(m.group(2), m.group(1)) for key in metrics if (m := _RATE.match(key))},
+        key=lambda pair: pair[0],
+    )
+    for name, family in found:
+        label = name if family == "llm_judged" else f"{name} ({family})"
+        out.append((label, f"response/{family}/{name}/rating/percentage"))
+    for key, label in (
+        ("retrieval/llm_judged/chunk_relevance/precision/average", "chunk_relevance precision"),
+        ("retrieval/ground_truth/document_recall/average", "document_recall"),
+    ):
+        if key in metrics:
+            out.append((label, key))
+    return out
+
+
+def md_escape(text: Any, limit: int | None = CLIP) -> str:
+    """Untrusted text as one Markdown table cell / inline span: whitespace collapsed, clipped,
+    HTML-escaped, Markdown syntax backslash-escaped."""
+    value = " ".join(str(text).split())
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(value, quote=True))
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _ci(metrics: Mapping[str, Any], name: str) -> str:
+    base = name[: -len("/percentage")] if name.endswith("/percentage") else name
+    low, high = metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high")
+    if low is None or high is None:
+        return ""
+    return f"{100 * float(low):.0f}–{100 * float(high):.0f}%"
+
+
+def _count(metrics: Mapping[str, Any], name: str) -> str:
+    if not name.endswith("/percentage"):
+        return ""
+    value = metrics.get(name[: -len("/percentage")] + "/count")
+    return "" if value is None else str(int(value))
+
+
+def _points(delta: float | None) -> str:
+    if delta is None:
+        return "—"
+    points = 100 * delta
+    if abs(points) < 0.05:
+        return "±0.0 pts"
+    return f"{points:+.1f} pts".replace("-", "−")
+
+
+def _p(value: float) -> str:
+    return f"{value:.3g}" if value >= 0.001 else f"{value:.2e}"
+
+
+def _row_ref(suite: str, request_id: str) -> str:
+    return f"`{suite}::{request_id}`".replace("|", "\\|") if "`" not in suite + request_id else (
+        md_escape(f"{suite}::{request_id}", None)
+    )
+
+
+# ---- sections -----------------------------------------------------------------------------------
+def _metric_table(metrics: Mapping[str, Any], comparison: Comparison | None) -> list[str]:
+    deltas: dict[str, MetricDelta] = (
+        {m.name: m for m in comparison.metrics} if comparison is not None else {}
+    )
+    header = "| | pass rate | 95% CI | rated |"
+    rule = "|---|---:|---:|---:|"
+    if comparison is not None:
+        header += " baseline | change |"
+        rule += "---:|---:|"
+    lines = [header, rule]
+    for label, name in rate_metrics(metrics):
+        cells = [
+            md_escape(label, 60),
+            _pct(metrics.get(name)),
+            _ci(metrics, name),
+            _count(metrics, name),
+        ]
+        if comparison is not None:
+            delta = deltas.get(name)
+            cells += [_pct(delta.old if delta else None), _points(delta.delta if delta else None)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _extras(metrics: Mapping[str, Any]) -> str | None:
+    parts = []
+    if metrics.get("agent/latency_seconds/p50") is not None:
+        values = [metrics.get(f"agent/latency_seconds/{p}") for p in ("p50", "p90", "p99")]
+        parts.append(
+            "latency p50/p90/p99 "
+            + " / ".join("—" if v is None else f"{float(v):.2f}s" for v in values)
+        )
+    if metrics.get("agent/total_token_count/average") is not None:
+        parts.append(f"app tokens/row {float(metrics['agent/total_token_count/average']):.0f}")
+    if metrics.get("judge/total_token_count/sum"):
+        parts.append(f"judge tokens {int(metrics['judge/total_token_count/sum'])}")
+    errors = int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)
+    if errors:
+        parts.append(f"evaluation errors {errors}")
+    return " · ".join(parts) if parts else None
+
+
+def _threshold_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not checks:
+        return []
+    lines = ["", "### Thresholds", "", "| | scope | threshold | actual |", "|---|---|---|---:|"]
+    for check in checks:
+        status = str(check.get("status", ""))
+        icon = {"pass": "✅", "fail": "❌"}.get(status, "➖")
+        actual = check.get("actual")
+        lines.append(
+            f"| {icon} {md_escape(status, 20)} | {md_escape(check.get('scope', ''), 60)} | "
+            f"{md_escape(check.get('threshold', ''), 80)} | "
+            f"{'no data' if actual is None else f'{float(actual):.4g}'} |"
+        )
+    return lines
+
+
+def _regressions(changes: Sequence[RowChange]) -> list[str]:
+    if not changes:
+        return []
+    lines = [
+        "",
+        f"### Regressions: {len(changes)} row(s) passed in the baseline and fail now",
+        "",
+        "| row | judge | rationale |",
+        "|---|---|---|",
+    ]
+    for change in changes:
+        flips = change.flipped_to_no or change.flips
+        if not flips:
+            lines.append(f"| {_row_ref(change.suite, change.request_id)} | | |")
+        for flip in flips:
+            lines.append(
+                f"| {_row_ref(change.suite, change.request_id)} | {md_escape(flip.name, 60)} | "
+                f"{md_escape(flip.rationale or '')} |"
+            )
+    return lines
+
+
+def render_comparison_markdown(comparison: Comparison, *, heading: str = "###") -> str:
+    """The baseline gate on its own: verdict, paired test, rules, incompatibilities, counts."""
+    verdict = comparison.verdict
+    icon = _ICONS.get(verdict.status, "")
+    counts = comparison.counts()
+    paired = comparison.paired
+    lines = [
+        f"{heading} {icon} Baseline: {verdict.status.upper()}",
+        "",
+        f"`{md_escape(verdict.line, 400)}`",
+        "",
+        f"{counts['regression']} regression(s) · {counts['fix']} fix(es) · "
+        f"{counts['new']} new · {counts['removed']} removed · "
+        f"{counts['response_changed']} response(s) changed",
+        "",
+        f"Paired rows: {paired.paired}; b (pass → fail) = {paired.b}, c (fail → pass) = "
+        f"{paired.c}; one-sided exact McNemar p = {_p(paired.p_one_sided)}",
+    ]
+    if comparison.incompatible:
+        lines += ["", "**Incompatible baseline:**", ""]
+        lines += [f"- {md_escape(p, 400)}" for p in comparison.incompatible]
+    if comparison.checks:
+        lines += ["", "| | rule | detail |", "|---|---|---|"]
+        for check in comparison.checks:
+            mark = {"pass": "✅", "fail": "❌"}.get(check.status, "➖")
+            lines.append(
+                f"| {mark} | {md_escape(check.rule, 40)} | {md_escape(check.detail, 400)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _failing(rows: Sequence[RowResult], limit: int) -> list[str]:
+    failing = [r for r in rows if r.status == "fail"]
+    if not failing:
+        return []
+    shown = failing[:limit]
+    title = f"### Failing rows ({len(failing)})"
+    if len(failing) > limit:
+        title = f"### Failing rows (top {limit} of {len(failing)})"
+    lines = ["", title, "", "| row | request | root cause | rationale |", "|---|---|---|---|"]
+    for r in shown:
+        cause = r.root_cause
+        lines.append(
+            f"| {_row_ref(r.suite, r.request_id)} | {md_escape(request_text(r.row), 100)} | "
+            f"{md_escape(cause.name if cause else '', 60)} | "
+            f"{md_escape((cause.rationale if cause else '') or '')} |"
+        )
+    return lines
+
+
+def render_markdown(
+    document: Mapping[str, Any],
+    rows: Sequence[RowResult],
+    comparison: Comparison | None = None,
+    *,
+    top_failing: int = TOP_FAILING,
+) -> str:
+    """The run summary as GitHub-flavoured Markdown."""
+    verdict = document.get("verdict") if isinstance(document.get("verdict"), Mapping) else {}
+    assert isinstance(verdict, Mapping)
+    status = str(verdict.get("status") or "unknown")
+    metrics = document.get("metrics")
+    if not isinstance(metrics, Mapping):
+        from .metrics import compute_metrics
+
+        metrics = compute_metrics(rows)
+    line = verdict.get("line") or f"genai gate: {status.upper()}"
+    lines = [
+        f"## {_ICONS.get(status, '')} GenAI evaluation: {md_escape(status.upper(), 40)}".replace(
+            "  ", " "
+        ),
+        "",
+        f"**{md_escape(line, 600)}**",
+    ]
+    reasons = [str(r) for r in verdict.get("reasons") or []]
+    notes = [str(n) for n in verdict.get("notes") or []]
+    if reasons or notes:
+        lines.append("")
+        lines += [f"- {md_escape(r, 600)}" for r in reasons]
+        lines += [f"- note: {md_escape(n, 600)}" for n in notes]
+    if comparison is not None:
+        lines += ["", f"**{md_escape(comparison.verdict.line, 600)}**"]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    judge = document.get("config", {}).get("judge") if isinstance(document.get("config"), Mapping) else None
+    model = judge.get("model") if isinstance(judge, Mapping) else None
+    facts = [
+        f"{len(rows)} row(s): "
+        + ", ".join(
+            f"{counts[s]} {label}"
+            for s, label in (
+                ("pass", "passed"),
+                ("fail", "failed"),
+                ("error", "error(s)"),
+                ("skipped", "not evaluated"),
+            )
+            if counts.get(s)
+        )
+    ]
+    if model:
+        facts.append(f"judge `{str(model).replace('`', '')}`")
+    if document.get("duration_seconds") is not None:
+        facts.append(f"{float(document['duration_seconds']):.1f}s")
+    lines += ["", " · ".join(facts), ""]
+    lines += _metric_table(metrics, comparison)
+    extra = _extras(metrics)
+    if extra:
+        lines += ["", extra]
+    checks = verdict.get("checks")
+    lines += _threshold_table([c for c in checks if isinstance(c, Mapping)] if checks else [])
+    if comparison is not None:
+        lines += ["", render_comparison_markdown(comparison).rstrip("\n")]
+        lines += _regressions(comparison.regressions)
+    lines += _failing(rows, top_failing)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---- writing ------------------------------------------------------------------------------------
+def write_markdown(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (e.g. ``results_dir / SUMMARY_NAME``)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(target, text.encode("utf-8"))
+    return target
+
+
+def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append ``text`` to the file named by ``$GITHUB_STEP_SUMMARY`` (GitHub Actions); returns
+    its path, or None when the variable is unset. The file is GitHub's, so this appends."""
+    env = os.environ if environ is None else environ
+    name = env.get("GITHUB_STEP_SUMMARY")
+    if not name:
+        return None
+    path = Path(name)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    return path
