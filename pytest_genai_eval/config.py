@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .cache import CACHE_MODES, CacheMode
 from .gate import Threshold, ThresholdError, parse_threshold
 from .llm import EndpointSettings, Secret
 
@@ -93,6 +94,62 @@ def add_options(parser: pytest.Parser) -> None:
         help="Rows, app calls and judge calls in flight at once (default 16).",
     )
 
+    group.addoption(
+        "--genai-cache",
+        dest="genai_cache",
+        choices=["use", "refresh", "off", "ci"],
+        help="Verdict cache: use (default), refresh (re-ask, overwrite), off, ci (a miss is an "
+        "error instead of a judge call).",
+    )
+    group.addoption(
+        "--genai-cache-dir",
+        dest="genai_cache_dir",
+        metavar="DIR",
+        help="Verdict cache directory (default .genai-cache under the rootdir).",
+    )
+    group.addoption(
+        "--genai-rpm",
+        dest="genai_rpm",
+        type=float,
+        metavar="N",
+        help="At most N judge requests per minute (default: no limit).",
+    )
+    group.addoption(
+        "--genai-row-timeout",
+        dest="genai_row_timeout",
+        type=float,
+        metavar="SECONDS",
+        help="Deadline for one row's app call and judges, retries included (default 600).",
+    )
+    group.addoption(
+        "--genai-repeat",
+        dest="genai_repeat",
+        type=int,
+        metavar="N",
+        help="Evaluate every LLM judge N times; the verdict follows --genai-repeat-rule and rows "
+        "whose verdicts disagree are flagged flaky.",
+    )
+    group.addoption(
+        "--genai-repeat-rule",
+        dest="genai_repeat_rule",
+        choices=["majority", "all"],
+        help="How repeated verdicts combine (default majority).",
+    )
+    group.addoption(
+        "--genai-shard",
+        dest="genai_shard",
+        metavar="K/N",
+        help="Run only shard K of N (1-based) of every suite's rows; merge shards with "
+        "`genai-eval merge`.",
+    )
+    group.addoption(
+        "--genai-progress",
+        dest="genai_progress",
+        choices=["auto", "on", "off"],
+        help="Progress lines while waiting for evaluations (auto: only on a terminal, not in CI "
+        "and not with -q).",
+    )
+
     parser.addini("genai_judge_base_url", "OpenAI-compatible base URL of the judge.", default=None)
     parser.addini("genai_judge_model", "Judge model name.", default=None)
     parser.addini("genai_judge_timeout", "Timeout of one judge call in seconds.", default=None)
@@ -101,6 +158,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("genai_thresholds", "Run-level thresholds, one per line.", type="linelist", default=[])
     parser.addini("genai_results_dir", "Results directory.", default=None)
     parser.addini("genai_concurrency", "Work in flight at once.", default=None)
+    parser.addini("genai_cache", "Verdict cache mode: use, refresh, off, ci.", default=None)
+    parser.addini("genai_cache_dir", "Verdict cache directory.", default=None)
+    parser.addini("genai_rpm", "Judge requests per minute.", default=None)
+    parser.addini("genai_row_timeout", "Deadline for one row in seconds.", default=None)
+    parser.addini("genai_repeat", "Evaluate every LLM judge N times.", default=None)
+    parser.addini("genai_repeat_rule", "majority or all.", default=None)
+    parser.addini("genai_progress_interval", "Seconds between progress lines.", default=None)
     parser.addini(
         "genai_suite_files",
         "Glob patterns of suite files pytest collects.",
@@ -118,10 +182,25 @@ class RunSettings:
     concurrency: int = 16
     require_judge: bool = False
     suite_files: tuple[str, ...] = DEFAULT_SUITE_FILES
+    cache_mode: CacheMode = "use"
+    cache_dir: Path = Path(".genai-cache")
+    requests_per_minute: float | None = None
+    row_timeout: float | None = 600.0
+    repeat: int = 1
+    repeat_rule: str = "majority"
+    shard: tuple[int, int] | None = None
+    progress: str = "auto"
+    progress_interval: float = 5.0
 
     def public_dict(self) -> dict[str, Any]:
         return {
             "judge": self.judge.public_dict() if self.judge else None,
+            "cache": {"mode": self.cache_mode, "dir": str(self.cache_dir)},
+            "requests_per_minute": self.requests_per_minute,
+            "row_timeout": self.row_timeout,
+            "repeat": self.repeat,
+            "repeat_rule": self.repeat_rule,
+            "shard": {"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
             "judge_missing_reason": None if self.judge else self.judge_missing_reason,
             "thresholds": [t.to_dict() for t in self.thresholds],
             "concurrency": self.concurrency,
@@ -206,6 +285,33 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
     )
     if concurrency < 1:
         raise ConfigError(f"genai concurrency must be at least 1, got {concurrency}")
+    cache_mode = str(
+        _pick(getattr(opt, "genai_cache", None), config.getini("genai_cache")) or "use"
+    )
+    if cache_mode not in CACHE_MODES:
+        raise ConfigError(f"genai_cache must be use, refresh, off or ci, got {cache_mode!r}")
+    cache_raw = _pick(getattr(opt, "genai_cache_dir", None), config.getini("genai_cache_dir"))
+    cache_dir = Path(cache_raw) if cache_raw else config.rootpath / ".genai-cache"
+    if not cache_dir.is_absolute():
+        cache_dir = config.invocation_params.dir / cache_dir
+    rpm_raw = _pick(getattr(opt, "genai_rpm", None), config.getini("genai_rpm"))
+    rpm = _number(rpm_raw, float, "genai rpm") if rpm_raw is not None else None
+    if rpm is not None and rpm <= 0:
+        raise ConfigError(f"genai rpm must be positive, got {rpm:g}")
+    row_raw = _pick(getattr(opt, "genai_row_timeout", None), config.getini("genai_row_timeout"))
+    row_timeout = _number(row_raw, float, "genai row timeout") if row_raw is not None else 600.0
+    repeat_raw = _pick(getattr(opt, "genai_repeat", None), config.getini("genai_repeat"))
+    repeat = _number(repeat_raw, int, "genai repeat") if repeat_raw is not None else 1
+    if repeat < 1:
+        raise ConfigError(f"genai repeat must be at least 1, got {repeat}")
+    repeat_rule = str(
+        _pick(getattr(opt, "genai_repeat_rule", None), config.getini("genai_repeat_rule"))
+        or "majority"
+    )
+    if repeat_rule not in ("majority", "all"):
+        raise ConfigError(f"genai repeat rule must be majority or all, got {repeat_rule!r}")
+    shard = parse_shard(getattr(opt, "genai_shard", None))
+    progress = str(getattr(opt, "genai_progress", None) or "auto")
     require = getattr(opt, "genai_require_judge", None)
     if require is None:
         require = bool(config.getini("genai_require_judge"))
@@ -217,4 +323,29 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         concurrency=concurrency,
         require_judge=bool(require),
         suite_files=tuple(config.getini("genai_suite_files")),
+        cache_mode=cache_mode,
+        cache_dir=cache_dir,
+        requests_per_minute=rpm,
+        row_timeout=row_timeout if row_timeout > 0 else None,
+        repeat=repeat,
+        repeat_rule=repeat_rule,
+        shard=shard,
+        progress=progress,
+        progress_interval=_number(
+            config.getini("genai_progress_interval") or 5.0, float, "genai_progress_interval"
+        ),
     )
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4): the second of four shards (1-based)."""
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    try:
+        k, n = int(index), int(count)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise ConfigError(f"--genai-shard expects K/N with 1 <= K <= N, got {text!r}")
+    return (k, n)

@@ -16,9 +16,10 @@ import threading
 import time
 import traceback
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .cache import VerdictCache
 from .evalset import Row
 from .judges import EvalContext
 from .llm import EndpointSettings
@@ -42,6 +43,25 @@ class EngineSettings:
     judge_missing_reason: str = "no judge endpoint is configured"
     concurrency: int = 16
     app_concurrency: int | None = None
+    cache: VerdictCache | None = None
+    requests_per_minute: float | None = None
+    row_timeout: float | None = None
+
+
+@dataclass
+class Progress:
+    submitted: int = 0
+    done: int = 0
+    errors: int = 0
+    failed: int = 0
+    cache_hits: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def eta_seconds(self) -> float | None:
+        if self.done == 0 or self.submitted <= self.done:
+            return None
+        elapsed = time.perf_counter() - self.started
+        return elapsed / self.done * (self.submitted - self.done)
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,7 @@ class Engine:
         self.settings = settings
         self._futures: dict[RowKey, concurrent.futures.Future[RowResult]] = {}
         self._jobs: dict[RowKey, RowJob] = {}
+        self.progress = Progress()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,6 +110,8 @@ class Engine:
             missing_reason=self.settings.judge_missing_reason,
             concurrency=concurrency,
             stopping=self._stopping,
+            cache=self.settings.cache,
+            requests_per_minute=self.settings.requests_per_minute,
         )
 
     def stop_scheduling(self) -> None:
@@ -139,6 +162,7 @@ class Engine:
             self._jobs[job.key] = job
             future = asyncio.run_coroutine_threadsafe(self._evaluate(job), self._loop)
             self._futures[job.key] = future
+            self.progress.submitted += 1
             return future
 
     def result(self, job: RowJob) -> RowResult:
@@ -152,6 +176,10 @@ class Engine:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     @property
+    def started(self) -> bool:
+        return self._runner is not None
+
+    @property
     def runner(self) -> LLMJudgeRunner:
         assert self._runner is not None, "engine not started"
         return self._runner
@@ -162,14 +190,35 @@ class Engine:
             if self._stopping.is_set():
                 raise EngineStopped(f"{job.key}: session stopping")
             try:
-                return await self.evaluate_row(job)
-            except Exception as exc:  # a bug must surface on the row, not vanish
-                result = RowResult(suite=job.suite.name, request_id=job.row.request_id, row={})
-                result.row = job.row.to_record()
-                result.app_error = "internal error in pytest-genai-eval: " + "".join(
-                    traceback.format_exception(exc)
+                result = await asyncio.wait_for(
+                    self.evaluate_row(job), timeout=self.settings.row_timeout
                 )
-                return result
+            except TimeoutError:
+                result = self._failed_row(
+                    job,
+                    f"evaluation of this row exceeded its deadline of {self.settings.row_timeout:g} s "
+                    "(--genai-row-timeout)",
+                )
+            except Exception as exc:  # a bug must surface on the row, not vanish
+                result = self._failed_row(
+                    job,
+                    "internal error in pytest-genai-eval: "
+                    + "".join(traceback.format_exception(exc)),
+                )
+            progress = self.progress
+            progress.done += 1
+            progress.errors += int(result.status == "error")
+            progress.failed += int(result.status == "fail")
+            progress.cache_hits += sum(1 for a in result.assessments if a.cached)
+            return result
+
+    def _failed_row(self, job: RowJob, message: str) -> RowResult:
+        result = RowResult(
+            suite=job.suite.name, request_id=job.row.request_id, row=job.row.to_record()
+        )
+        result.nodeid = job.nodeid
+        result.app_error = message
+        return result
 
     async def evaluate_row(self, job: RowJob) -> RowResult:
         row, suite = job.row, job.suite

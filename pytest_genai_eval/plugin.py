@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -45,8 +48,25 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-genai-eval: {exc}") from None
     genai = GenAISession(settings)
     config.stash[SESSION_KEY] = genai
+    if _progress_enabled(config, settings.progress):
+        genai.progress_sink = lambda line: _write_progress(config, line)
     if not _is_xdist_worker(config):
         config.pluginmanager.register(FailureCounter(genai), "genai-eval-failure-counter")
+
+
+def _progress_enabled(config: pytest.Config, mode: str) -> bool:
+    if mode == "off" or _is_xdist_worker(config):
+        return False
+    if mode == "on":
+        return True
+    quiet = int(config.getoption("verbose") or 0) < 0
+    return not quiet and not os.environ.get("CI") and sys.stdout.isatty()
+
+
+def _write_progress(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -128,6 +148,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if job is not None:
                 item.stash[JOB_KEY] = job
                 item.add_marker("genai")
+    shard = session.settings.shard
+    if shard is not None:
+        keep, drop = [], []
+        for item in items:
+            job = item.stash.get(JOB_KEY, None)
+            if job is None or shard_of(job.suite.name, job.row.request_id, shard[1]) == shard[0]:
+                keep.append(item)
+            else:
+                drop.append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def shard_of(suite: str, request_id: str, count: int) -> int:
+    """The 1-based shard of a row: a stable hash, the same on every machine and Python."""
+    digest = hashlib.sha256(f"{suite}\x00{request_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -284,6 +322,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         suite_metrics=finish.suite_metrics,
         gate=finish.gate,
         artifact=artifact,
+        cache=genai.cache_summary(),
+        judge_calls=genai.judge_calls,
         verbose=verbose,
         width=terminalreporter._tw.fullwidth if hasattr(terminalreporter, "_tw") else 80,
     )

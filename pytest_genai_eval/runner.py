@@ -1,17 +1,38 @@
-"""Asking judge endpoints: one client per endpoint, bounded concurrency, many small pools."""
+"""Asking judge endpoints: the verdict cache, bounded concurrency, a rate limit, one client per
+endpoint with many small connection pools."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from .cache import VerdictCache, cache_key
 from .judges import JudgeAnswer, JudgeUnavailable, PromptTemplate
 from .llm import ChatClient, EndpointSettings, LLMError
+from .results import TokenUsage
 
 POOL_SIZE = 8  # connections per httpx client; several small pools beat one big pool
+
+
+class RateLimiter:
+    """At most ``per_minute`` call starts per minute, evenly spaced."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 class LLMJudgeRunner:
@@ -28,11 +49,16 @@ class LLMJudgeRunner:
         missing_reason: str,
         concurrency: int,
         stopping: threading.Event,
+        cache: VerdictCache | None = None,
+        requests_per_minute: float | None = None,
     ) -> None:
         self.default = default
         self.missing_reason = missing_reason
         self.concurrency = max(1, concurrency)
+        self.cache = cache
+        self.calls = 0
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._limiter = RateLimiter(requests_per_minute) if requests_per_minute else None
         self._stopping = stopping
         self._clients: dict[EndpointSettings, ChatClient] = {}
 
@@ -58,15 +84,55 @@ class LLMJudgeRunner:
         if endpoint is None:
             raise JudgeUnavailable(self.missing_reason)
         messages = template.render(variables)
+        key: str | None = None
+        if self.cache is not None and self.cache.mode != "off":
+            key = cache_key(
+                model=endpoint.model,
+                prompt_version=template.version,
+                messages=messages,
+                schema=schema,
+                temperature=endpoint.temperature,
+                max_tokens=endpoint.max_tokens,
+                sample=sample,
+            )
+            entry = self.cache.get(key)
+            if entry is not None:
+                return JudgeAnswer(
+                    data=dict(entry["data"]),
+                    model=str(entry.get("model") or endpoint.model),
+                    prompt_version=template.version,
+                    usage=TokenUsage(),
+                    cached=True,
+                )
+            if self.cache.mode == "ci":
+                raise LLMError(
+                    f"verdict not in the cache ({self.cache.directory}) and --genai-cache=ci "
+                    "forbids calling the judge"
+                )
         async with self._slots:
             if self._stopping.is_set():
                 raise LLMError("not run: the session stopped before this judge call")
+            if self._limiter is not None:
+                await self._limiter.wait()
+            self.calls += 1
             reply = await self.client(endpoint).complete_json(
                 messages, dict(schema), schema_name=f"{judge}_verdict"
             )
+        model = reply.model or endpoint.model
+        if key is not None and self.cache is not None:
+            self.cache.put(
+                key,
+                {
+                    "judge": judge,
+                    "model": model,
+                    "prompt_version": template.version,
+                    "data": reply.data,
+                    "usage": reply.usage.to_dict(),
+                },
+            )
         return JudgeAnswer(
             data=reply.data,
-            model=reply.model or endpoint.model,
+            model=model,
             prompt_version=template.version,
             usage=reply.usage,
             latency_seconds=reply.latency_seconds,

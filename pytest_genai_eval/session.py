@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .artifacts import SCHEMA_VERSION, write_results
+from .cache import VerdictCache
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
 from .gate import GateResult, SuiteOutcome, Threshold, decide
@@ -65,14 +67,25 @@ class GenAISession:
     other_failures: int = 0
     started_at: float = field(default_factory=time.time)
     finish_state: Finish | None = None
+    progress_sink: Callable[[str], None] | None = None
+    merged_judge_calls: int = 0
+    merged_cache: dict[str, int] = field(default_factory=dict)
     engine: Engine = field(init=False)
 
     def __post_init__(self) -> None:
+        cache = (
+            VerdictCache(self.settings.cache_dir, self.settings.cache_mode)
+            if self.settings.cache_mode != "off"
+            else None
+        )
         self.engine = Engine(
             EngineSettings(
                 judge=self.settings.judge,
                 judge_missing_reason=self.settings.judge_missing_reason,
                 concurrency=self.settings.concurrency,
+                cache=cache,
+                requests_per_minute=self.settings.requests_per_minute,
+                row_timeout=self.settings.row_timeout,
             )
         )
 
@@ -95,11 +108,42 @@ class GenAISession:
     # ---- results ---------------------------------------------------------------------------------
     def evaluate(self, job: RowJob) -> RowResult:
         """Wait for a row's result (submitting it if needed) and record it for this run."""
-        result = self.engine.result(job)
+        future = self.engine.submit(job)
+        while True:
+            try:
+                result = future.result(
+                    timeout=self.settings.progress_interval if self.progress_sink else None
+                )
+                break
+            except concurrent.futures.TimeoutError:
+                if self.progress_sink is not None:
+                    self.progress_sink(self.progress_line())
         if job.nodeid:
             result.nodeid = job.nodeid
         self.results[job.key] = result
         return result
+
+    def progress_line(self) -> str:
+        p = self.engine.progress
+        eta = p.eta_seconds()
+        parts = [
+            f"{p.done}/{p.submitted} rows evaluated",
+            f"{p.failed} failed",
+            f"{p.errors} errors",
+            f"{p.cache_hits} cache hits",
+        ]
+        if eta is not None:
+            parts.append(f"ETA {eta:.0f}s")
+        return "[genai] " + " · ".join(parts)
+
+    def cache_summary(self) -> dict[str, Any] | None:
+        cache = self.engine.settings.cache
+        if cache is None:
+            return {"mode": "off"}
+        stats = cache.stats.to_dict()
+        for key, value in self.merged_cache.items():
+            stats[key] = int(stats.get(key) or 0) + value
+        return {"mode": cache.mode, "dir": str(cache.directory), **stats}
 
     def prefetch(self, jobs: Iterable[RowJob]) -> int:
         count = 0
@@ -108,14 +152,25 @@ class GenAISession:
             count += 1
         return count
 
+    @property
+    def judge_calls(self) -> int:
+        runner = self.engine.runner if self.engine.started else None
+        return (runner.calls if runner else 0) + self.merged_judge_calls
+
     def worker_output(self) -> dict[str, Any]:
         return {
+            "judge_calls": self.judge_calls,
+            "cache": self.cache_summary(),
             "results": [r.to_dict() for r in self.results.values()],
             "suites": [info.to_dict() for info in self.suite_info.values()],
             "other_failures": self.other_failures,
         }
 
     def merge_worker_output(self, data: dict[str, Any]) -> None:
+        self.merged_judge_calls += int(data.get("judge_calls") or 0)
+        cache = data.get("cache") or {}
+        for key in ("hits", "misses", "writes", "corrupt"):
+            self.merged_cache[key] = self.merged_cache.get(key, 0) + int(cache.get(key) or 0)
         for info in data.get("suites", []):
             self.suite_info.setdefault(info["name"], SuiteInfo.from_dict(info))
         for raw in data.get("results", []):  # each row ran on exactly one worker
@@ -181,6 +236,8 @@ class GenAISession:
             "finished_at": _iso(time.time()),
             "duration_seconds": round(time.time() - self.started_at, 3),
             "config": self.settings.public_dict(),
+            "cache": self.cache_summary(),
+            "judge_calls": self.judge_calls,
             "verdict": gate.to_dict(),
             "metrics": metrics,
             "suites": {

@@ -94,7 +94,13 @@ def not_run_lines(results: Sequence[RowResult], width: int = 80) -> list[str]:
     detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
     reason = reasons.most_common(1)[0][0]
     text = f"NOT RUN: {sum(counts.values())} LLM-judged assessment(s) ({detail}). {reason}"
-    return textwrap.wrap(text, width=max(40, width - 2), subsequent_indent="  ")
+    return textwrap.wrap(
+        text,
+        width=max(40, width - 2),
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def render(
@@ -104,6 +110,8 @@ def render(
     suite_metrics: Mapping[str, Mapping[str, Any]],
     gate: GateResult,
     artifact: str | None,
+    cache: Mapping[str, Any] | None = None,
+    judge_calls: int | None = None,
     verbose: int = 0,
     width: int = 80,
 ) -> list[str]:
@@ -156,6 +164,19 @@ def render(
     erroring = [r for r in results if r.status == "error"]
     for r in erroring[: 5 if verbose <= 0 else len(erroring)]:
         lines.append("  " + _clip(f"ERROR {r.suite}::{r.request_id} — {r.errors[0]}", width - 2))
+    if cache is not None or judge_calls is not None:
+        parts = []
+        if judge_calls is not None:
+            parts.append(f"{judge_calls} judge call(s)")
+        if cache is not None and cache.get("mode") != "off":
+            parts.append(
+                f"cache {cache.get('mode')}: {cache.get('hits', 0)} hit(s), "
+                f"{cache.get('misses', 0)} miss(es)"
+            )
+            if cache.get("corrupt"):
+                parts.append(f"{cache['corrupt']} corrupt entr(ies) ignored")
+        if parts:
+            lines.append("judge: " + "; ".join(parts))
     for note in gate.notes:
         lines.append(f"note: {note}")
     if artifact:

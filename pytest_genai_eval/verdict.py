@@ -59,7 +59,17 @@ def describe(result: RowResult, location: str = "") -> str:
         lines.append(_indent("  response: ", _clip(result.response)))
     for a in sorted(result.assessments, key=lambda a: (_mark(a) != "FAIL", _mark(a) != "ERROR")):
         detail = a.rationale or a.error or a.skipped or ""
-        wrapped = textwrap.fill(detail, width=88, subsequent_indent="      ") if detail else ""
+        wrapped = (
+            textwrap.fill(
+                detail,
+                width=88,
+                subsequent_indent="      ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if detail
+            else ""
+        )
         lines.append(f"  [{_mark(a)}] {a.name}" + (f": {wrapped}" if wrapped else ""))
     return "\n".join(lines)
 
