@@ -104,6 +104,15 @@ class Threshold:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "value": self.value, "origin": self.origin}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Threshold:
+        return cls(
+            name=str(data["name"]),
+            value=float(data["value"]),
+            op=_as_op(str(data.get("op"))) if data.get("op") else None,
+            origin=str(data.get("origin", "")),
+        )
+
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"

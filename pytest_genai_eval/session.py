@@ -14,8 +14,8 @@ from .artifacts import SCHEMA_VERSION, write_results
 from .cache import VerdictCache
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
-from .gate import GateResult, SuiteOutcome, Threshold, decide
-from .metrics import compute_metrics
+from .gate import GateResult, Threshold
+from .outcome import evaluate_run
 from .results import RowResult
 from .suite import SuiteSpec
 
@@ -41,10 +41,7 @@ class SuiteInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteInfo:
-        thresholds = [
-            Threshold(name=t["name"], value=float(t["value"]), op=t.get("op"), origin=t.get("origin", ""))
-            for t in data.get("thresholds", [])
-        ]
+        thresholds = [Threshold.from_dict(t) for t in data.get("thresholds", [])]
         return cls(name=data["name"], thresholds=thresholds, public=dict(data.get("public") or {}))
 
 
@@ -183,41 +180,23 @@ class GenAISession:
 
     def finish(self, *, interrupted: bool, write: bool = True) -> Finish:
         results = self.ordered_results()
-        metrics = compute_metrics(results)
-        by_suite: dict[str, list[RowResult]] = {}
-        for result in results:
-            by_suite.setdefault(result.suite, []).append(result)
-        suite_metrics = {name: compute_metrics(rows) for name, rows in by_suite.items()}
-        outcomes = [
-            SuiteOutcome(
-                name=name,
-                thresholds=self.suite_info[name].thresholds if name in self.suite_info else [],
-                results=rows,
-                metrics=suite_metrics[name],
-            )
-            for name, rows in by_suite.items()
-        ]
-        gate = decide(
-            outcomes,
+        outcome = evaluate_run(
+            results,
+            suite_thresholds={name: info.thresholds for name, info in self.suite_info.items()},
             run_thresholds=self.settings.thresholds,
-            run_metrics=metrics,
             other_failures=self.other_failures,
             interrupted=interrupted,
-            not_run=sum(
-                1
-                for r in results
-                for a in r.assessments
-                if a.skipped and not a.skipped.startswith("not applicable")
-            ),
         )
         artifact: Path | None = None
         error: str | None = None
         if write and results:
             try:
-                artifact = self.write_artifact(results, metrics, suite_metrics, gate, interrupted)
+                artifact = self.write_artifact(
+                    results, outcome.metrics, outcome.suite_metrics, outcome.gate, interrupted
+                )
             except OSError as exc:
                 error = f"could not write results to {self.settings.results_dir}: {exc}"
-        self.finish_state = Finish(gate, metrics, suite_metrics, artifact, error)
+        self.finish_state = Finish(outcome.gate, outcome.metrics, outcome.suite_metrics, artifact, error)
         return self.finish_state
 
     def write_artifact(
