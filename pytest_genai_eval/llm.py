@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+import httpcore  # noqa: F401  (see the note below)
 import httpx
 from jsonschema import validators as schema_validators
 from jsonschema.exceptions import best_match
@@ -42,6 +43,12 @@ __all__ = [
     "extract_json_object",
     "parse_retry_after",
 ]
+
+# Note on ``import httpcore``: httpx 0.28 imports httpcore lazily and caches httpcore's exception
+# classes the first time it maps one. If httpcore is first imported during a pytester in-process
+# run, pytester's sys.modules restore drops it, a later import makes new exception classes, and
+# httpx stops translating them (raw ``httpcore.ReadTimeout`` escapes instead of
+# ``httpx.ReadTimeout``). Importing httpcore here, when the plugin loads, keeps one for the session.
 
 logger = logging.getLogger(__name__)
 

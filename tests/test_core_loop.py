@@ -11,6 +11,7 @@ from pytest_genai_eval.testing import ScriptedJudge
 
 SUITE = """
 name: bot
+exclude_judges: [safety, relevance_to_query]   # keep the core-loop counts small
 rows:
   - request_id: capital
     request: "What is the capital of France?"
@@ -208,7 +209,8 @@ def test_artifact_contents_and_no_secret(pytester: pytest.Pytester, judge: Scrip
     doc = results(pytester, "out")
     assert doc["config"]["judge"]["model"] == judge.model
     assert doc["config"]["judge"]["api_key"] == "set"
-    rows = {r["request_id"]: r for r in (json.loads(l) for l in (out_dir / "eval_results.jsonl").read_text().splitlines())}
+    lines = (out_dir / "eval_results.jsonl").read_text().splitlines()
+    rows = {r["request_id"]: r for r in (json.loads(line) for line in lines)}
     assert rows["refund"]["response/llm_judged/correctness/rating"] == "no"
     assert rows["refund"]["response/llm_judged/correctness/rationale"] == "wrong"
     assert rows["refund"]["response/overall_assessment/rating"] == "no"
