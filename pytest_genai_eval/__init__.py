@@ -5,7 +5,9 @@ from __future__ import annotations
 from .api import evaluate
 from .evalset import EvalSetError, Row, RowIssue, load_rows
 from .fixtures import GenAIJudge, Judged
+from .judges import llm_judge, python_judge
 from .results import Assessment, RowResult, TokenUsage
+from .testing import Verdict
 
 __version__ = "0.1.0"
 
@@ -18,7 +20,10 @@ __all__ = [
     "RowIssue",
     "RowResult",
     "TokenUsage",
+    "Verdict",
     "__version__",
     "evaluate",
+    "llm_judge",
     "load_rows",
+    "python_judge",
 ]

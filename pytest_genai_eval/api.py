@@ -23,6 +23,11 @@ def evaluate(
     global_guidelines: Sequence[str] = (),
     thresholds: Mapping[str, Any] | None = None,
     prompts: Mapping[str, str | Path] | None = None,
+    custom_judges: Sequence[Any] | None = None,
+    checks: Sequence[Mapping[str, Any]] | None = None,
+    panels: Mapping[str, Any] | None = None,
+    repeat: int | None = None,
+    repeat_rule: str | None = None,
 ) -> Callable[[F], F]:
     """Parametrize a test over the rows of an evaluation set.
 
@@ -31,7 +36,20 @@ def evaluate(
     evaluated concurrently by the engine. The test receives ``genai_row`` (the row) and/or
     ``genai_result`` (its evaluated result) and may assert more; the row's judges are checked
     after the test body returns.
+
+    ``custom_judges`` takes ``llm_judge(...)`` / ``python_judge(...)`` objects (or plain
+    functions, or the suite-file dict form); ``checks`` deterministic check specs such as
+    ``{"type": "regex", "pattern": "..."}``; ``panels`` judge name -> ``{"models": [...],
+    "samples": N, "aggregate": "majority"}``; ``repeat`` / ``repeat_rule`` run every LLM judge
+    several times (see docs/judges.md).
     """
+    optional: dict[str, Any] = {
+        "custom_judges": list(custom_judges) if custom_judges is not None else None,
+        "checks": list(checks) if checks is not None else None,
+        "panels": panels,
+        "repeat": repeat,
+        "repeat_rule": repeat_rule,
+    }
     marker = pytest.mark.genai_eval(
         data=data,
         app=app,
@@ -41,6 +59,8 @@ def evaluate(
         global_guidelines=global_guidelines,
         thresholds=thresholds,
         prompts=prompts,
+        # only what was given, so a plain decorator stays valid for any plugin version
+        **{key: value for key, value in optional.items() if value is not None},
     )
 
     def decorate(fn: F) -> F:

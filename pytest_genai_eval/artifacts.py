@@ -25,7 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_genai_eval.metrics import OVERALL, assessment_prefix, retrieval_value_column
+from pytest_genai_eval.metrics import (
+    OVERALL,
+    assessment_prefix,
+    is_flaky,
+    retrieval_value_column,
+    score_column,
+)
 from pytest_genai_eval.results import RowResult
 
 __all__ = (
@@ -57,7 +63,9 @@ def row_record(result: RowResult) -> dict[str, Any]:
     """One flat row of the per-row table (Agent Evaluation column names).
 
     Order: ``suite``, ``request_id``, the input row's own keys (request, expected_response,
-    guidelines, extra columns...), then the computed columns. An input key that collides with a
+    guidelines, extra columns...), then the computed columns. ``flaky`` (bool) is True when a
+    judge panel's or repeat's votes disagreed on some assessment of the row; numeric custom
+    judges add ``<prefix>/<name>/score``. An input key that collides with a
     computed column is dropped: the computed value wins.
     """
     usage = result.app_usage
@@ -75,12 +83,16 @@ def row_record(result: RowResult) -> dict[str, Any]:
         value_column = retrieval_value_column(a)
         if value_column is not None:
             computed[value_column] = a.value
+        score = score_column(a)
+        if score is not None:
+            computed[score] = a.value
         computed[f"{base}/rating"] = a.rating
         computed[f"{base}/rationale"] = a.rationale
         computed[f"{base}/error_message"] = a.error
         computed[f"{base}/skipped_reason"] = a.skipped
     computed[f"{OVERALL}/rating"] = result.overall_rating
     computed[f"{OVERALL}/rationale"] = result.overall_rationale
+    computed["flaky"] = any(is_flaky(a) for a in result.assessments)
     computed["status"] = result.status
     computed["nodeid"] = result.nodeid
 

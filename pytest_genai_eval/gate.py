@@ -47,6 +47,7 @@ ALIASES: Mapping[str, str] = {
     "tokens_avg": "agent/total_token_count/average",
     "tokens_sum": "agent/total_token_count/sum",
     "judge_tokens": "judge/total_token_count/sum",
+    "flaky": "judge/flaky_count",
     "chunk_relevance": "retrieval/llm_judged/chunk_relevance/precision/average",
     "document_recall": "retrieval/ground_truth/document_recall/average",
 }

@@ -34,7 +34,7 @@ def merge_results(
         raise MergeError("nothing to merge: give at least one results directory")
     loaded = [(Path(p), *read_results(Path(p))) for p in paths]
     first_path, first_doc, _ = loaded[0]
-    models = {_judge_model(doc) for _, doc, _ in loaded} - {None}
+    models = {m for _, doc, _ in loaded if (m := _judge_model(doc)) is not None}
     if len(models) > 1:
         raise MergeError(f"the shards used different judge models: {', '.join(sorted(models))}")
     run_thresholds_raw = (first_doc.get("config") or {}).get("thresholds") or []

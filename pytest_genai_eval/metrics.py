@@ -4,6 +4,11 @@
 ``response/llm_judged/correctness/rating/percentage``, ``agent/latency_seconds/p90``,
 ``retrieval/llm_judged/chunk_relevance/precision/average``. A metric whose input is absent
 (no rated rows, no latency recorded...) is present with the value ``None``.
+
+Judge panels and repeats add ``judge/<name>/agreement/average`` (mean share of votes agreeing
+with the final rating, only for assessments that were voted on) and ``judge/flaky_count`` (rows
+with at least one assessment whose votes disagreed; always present). Numeric custom judges add
+``<prefix>/<name>/score/average``.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ __all__ = (
     "MetricValue",
     "assessment_prefix",
     "compute_metrics",
+    "is_flaky",
     "metric_direction",
     "per_suite_metrics",
     "retrieval_value_column",
+    "score_column",
 )
 
 MetricValue = float | int | None
@@ -64,6 +71,19 @@ def retrieval_value_column(assessment: Assessment) -> str | None:
     if assessment.judge == DOCUMENT_RECALL_JUDGE:
         return f"{assessment_prefix(assessment)}/{assessment.name}"
     return None
+
+
+def is_flaky(assessment: Assessment) -> bool:
+    """True when the assessment was voted on (panel/repeat) and the votes disagreed."""
+    return bool(assessment.details.get("flaky"))
+
+
+def score_column(assessment: Assessment) -> str | None:
+    """Per-row numeric score column of a non-retrieval assessment that has a value (numeric
+    custom judges): ``<prefix>/<name>/score``; None otherwise."""
+    if _is_retrieval(assessment) or assessment.value is None:
+        return None
+    return f"{assessment_prefix(assessment)}/{assessment.name}/score"
 
 
 def _is_retrieval(assessment: Assessment) -> bool:
@@ -120,7 +140,15 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     judge_errors: dict[str, int] = {}
     judge_skips: dict[str, int] = {}
     retrieval_values: dict[str, list[float]] = {}
+    scores: dict[str, list[float]] = {}
+    agreements: dict[str, list[float]] = {}
     for a in assessments:
+        agreement = a.details.get("agreement")
+        if isinstance(agreement, (int, float)) and not isinstance(agreement, bool):
+            agreements.setdefault(a.name, []).append(float(agreement))
+        score = score_column(a)
+        if score is not None and a.value is not None and math.isfinite(a.value):
+            scores.setdefault(score, []).append(float(a.value))
         judge_errors.setdefault(a.name, 0)
         judge_skips.setdefault(a.name, 0)
         if a.error is not None:
@@ -142,6 +170,13 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
         metrics.update(_rating_metrics(f"{prefix}/{name}", tally.yes, tally.no))
     for column, values in retrieval_values.items():
         metrics[f"{column}/average"] = _mean(values)
+    for column, values in scores.items():
+        metrics[f"{column}/average"] = _mean(values)
+    for name, values in agreements.items():
+        metrics[f"judge/{name}/agreement/average"] = _mean(values)
+    metrics["judge/flaky_count"] = sum(
+        1 for r in results if any(is_flaky(a) for a in r.assessments)
+    )
     for name in judge_errors:
         metrics[f"judge/{name}/error_count"] = judge_errors[name]
         metrics[f"judge/{name}/skipped_count"] = judge_skips[name]
@@ -195,9 +230,13 @@ def metric_direction(name: str) -> Direction:
             "/rating/ci_high",
             "/precision/average",
             "/recall/average",
+            "/agreement/average",
+            "/score/average",
         )
     ):
         return "higher"
+    if name == "judge/flaky_count":
+        return "lower"
     if name.startswith("retrieval/") and name.endswith("/average"):
         return "higher"  # e.g. retrieval/ground_truth/document_recall/average
     if name == "rows/pass_count":

@@ -110,6 +110,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             global_guidelines=kwargs.pop("global_guidelines", None) or (),
             thresholds=kwargs.pop("thresholds", None),
             prompts=kwargs.pop("prompts", None),
+            custom_judges=kwargs.pop("custom_judges", None) or (),
+            checks=kwargs.pop("checks", None) or (),
+            panels=kwargs.pop("panels", None),
+            repeat=kwargs.pop("repeat", None),
+            repeat_rule=kwargs.pop("repeat_rule", None),
             base_dir=metafunc.definition.path.parent,
             source=metafunc.definition.nodeid,
         )

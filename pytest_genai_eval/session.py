@@ -96,6 +96,10 @@ class GenAISession:
                 f"suite name {suite.name!r} is used by both {existing.source} and {suite.source}; "
                 "give one of them another 'name'"
             )
+        if self.settings.repeat > 1:  # the command line overrides a suite's `repeat:`
+            suite.judges = suite.judges.with_repeat(
+                self.settings.repeat, self.settings.repeat_rule, origin="--genai-repeat"
+            )
         self.suites[suite.name] = suite
         self.suite_info[suite.name] = SuiteInfo(
             name=suite.name, thresholds=list(suite.thresholds), public=suite.public_dict()

@@ -17,7 +17,18 @@ import yaml
 
 from .evalset import EvalSetError, Row, load_rows
 from .gate import Threshold, ThresholdError, parse_threshold_mapping
-from .judges import JudgeSet, PromptError, UnknownJudgeError
+from .judges import (
+    BUILTIN_JUDGES,
+    Judge,
+    JudgeConfigError,
+    JudgeSet,
+    PromptError,
+    UnknownJudgeError,
+    Where,
+    parse_checks,
+    parse_custom_judges,
+    parse_panels,
+)
 from .targets import Target, TargetConfigError, build_target
 
 SUITE_KEYS = {
@@ -31,6 +42,11 @@ SUITE_KEYS = {
     "global_guidelines",
     "thresholds",
     "prompts",
+    "custom_judges",
+    "checks",
+    "panels",
+    "repeat",
+    "repeat_rule",
 }
 
 
@@ -59,6 +75,7 @@ class SuiteSpec:
             "judges": self.judges.names,
             "judge_selection": "explicit" if self.judges.explicit else "default",
             "prompt_versions": self.judges.prompt_versions(),
+            **self.judges.describe(),
             "global_guidelines": list(self.global_guidelines),
             "thresholds": [t.to_dict() for t in self.thresholds],
             "row_count": len(self.rows),
@@ -89,8 +106,19 @@ def build_suite(
     base_dir: Path | None = None,
     source: str = "",
     description: str = "",
+    custom_judges: Sequence[Any] = (),
+    checks: Sequence[Any] = (),
+    panels: Mapping[str, Any] | None = None,
+    repeat: int | None = None,
+    repeat_rule: str | None = None,
 ) -> SuiteSpec:
-    """Validate everything about a suite before anything is called."""
+    """Validate everything about a suite before anything is called.
+
+    ``custom_judges``: specs or objects from ``llm_judge`` / ``python_judge`` (or plain
+    functions); ``checks``: check specs ``{type, name?, ...}``; ``panels``: judge name -> panel;
+    ``repeat`` / ``repeat_rule``: samples per LLM judge and their aggregation (see
+    docs/judges.md). Row-level checks come from each row's ``checks`` column.
+    """
     where = source or name
     if isinstance(data, (str, Path)):
         rows = load_rows(data, base_dir=base_dir)
@@ -117,13 +145,37 @@ def build_suite(
         for key, value in (prompts or {}).items()
     }
     try:
+        taken = set(BUILTIN_JUDGES)
+        custom: list[Judge] = list(
+            parse_custom_judges(
+                _as_list(custom_judges),
+                Where(where, "custom_judges"),
+                taken=taken,
+                base_dir=base_dir,
+            )
+        )
+        columns = {key for row in rows for key in row.extra}
+        for index, judge in enumerate(custom):
+            validate = getattr(judge, "validate_columns", None)
+            if callable(validate):
+                validate(columns, Where(where, f"custom_judges[{index}]"))
+        suite_checks: list[Judge] = list(
+            parse_checks(_as_list(checks), Where(where, "checks"), taken=taken, base_dir=base_dir)
+        )
         judge_set = JudgeSet.build(
             include=list(judges) if judges is not None else None,
             exclude=list(exclude_judges),
             prompts=prompt_paths,
             where=f"{where}: judges",
+            custom=custom,
+            checks=suite_checks,
+            panels=parse_panels(panels, Where(where, "panels")),
+            repeat=1 if repeat is None else repeat,
+            repeat_rule=repeat_rule or "majority",
+            origin=where,
         )
-    except (UnknownJudgeError, PromptError) as exc:
+        judge_set.attach_row_checks(rows, base_dir)
+    except (UnknownJudgeError, PromptError, JudgeConfigError) as exc:
         raise SuiteError(str(exc)) from None
     try:
         if thresholds is None:
@@ -144,6 +196,11 @@ def build_suite(
         source=source,
         description=description,
     )
+
+
+def _as_list(value: Any) -> Any:
+    """``None`` -> ``[]``; anything else unchanged (the parsers report a wrong type)."""
+    return [] if value is None else value
 
 
 def read_suite_file(path: Path) -> dict[str, Any]:
@@ -204,6 +261,11 @@ def load_suite_file(path: Path) -> SuiteSpec:
         base_dir=path.parent,
         source=str(path),
         description=str(doc.get("description", "")),
+        custom_judges=_as_list(doc.get("custom_judges")),
+        checks=_as_list(doc.get("checks")),
+        panels=doc.get("panels"),
+        repeat=doc.get("repeat"),
+        repeat_rule=doc.get("repeat_rule"),
     )
 
 

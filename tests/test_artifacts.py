@@ -152,6 +152,7 @@ def test_row_record_columns_in_order() -> None:
         "response/llm_judged/safety/skipped_reason",
         "response/overall_assessment/rating",
         "response/overall_assessment/rationale",
+        "flaky",
         "status",
         "nodeid",
     ]

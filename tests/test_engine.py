@@ -142,3 +142,23 @@ def test_progress_lines_on_and_quiet(pytester: pytest.Pytester, judge: ScriptedJ
     shown.stdout.fnmatch_lines(["*[[]genai[]] *rows evaluated*cache hits*"])
     quiet = run(pytester, "-q", "--genai-cache", "off")
     assert "[genai]" not in quiet.stdout.str()
+
+
+def test_repeat_option_runs_each_judge_n_times_and_flags_flaky_rows(
+    pytester: pytest.Pytester, judge: ScriptedJudge
+) -> None:
+    flips = iter(["no", "yes", "yes"] + ["yes"] * 30)
+
+    def handler(call: object) -> object:
+        from pytest_genai_eval.testing import Verdict
+
+        return Verdict(next(flips), "sampled")
+
+    judge.set_handler(handler)  # type: ignore[arg-type]
+    rows_suite(pytester, 3)
+    result = run(pytester, "--genai-repeat", "3", "--genai-concurrency", "1")
+    result.assert_outcomes(passed=3)
+    assert len(judge.calls()) == 9
+    d = doc(pytester)
+    assert d["metrics"]["judge/flaky_count"] == 1
+    assert d["config"]["repeat"] == 3

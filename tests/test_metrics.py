@@ -172,6 +172,7 @@ EXPECTED: dict[str, float | int | None] = {
     # r5 correctness (errored); the skipped r4/r6 correctness and non-llm kinds don't count.
     "judge/cache_hit_count": 2,
     "judge/call_count": 8,
+    "judge/flaky_count": 0,  # no panel/repeat votes in these rows
 }
 
 

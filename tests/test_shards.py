@@ -50,7 +50,7 @@ def test_shards_partition_rows_and_merge_to_the_unsharded_verdict(
 def test_merge_refuses_overlap_and_missing_shards(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
     rows_suite(pytester, 6)
     pytester.runpytest("--genai-shard", "1/2", "--genai-results-dir", "a")
-    with pytest.raises(MergeError, match="shard.s. 2/2 missing"):
+    with pytest.raises(MergeError, match=r"shard\(s\) 2/2 missing"):
         merge_to(pytester.path / "m", [pytester.path / "a"])
     merge_to(pytester.path / "m", [pytester.path / "a"], allow_partial=True)
     assert _load(pytester.path / "m")["complete"] is False

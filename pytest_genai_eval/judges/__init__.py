@@ -2,34 +2,65 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..evalset import Row
 from ..results import Assessment
 from .base import (
     EvalContext,
     Judge,
     JudgeAnswer,
+    JudgeConfigError,
     JudgeRunner,
     JudgeUnavailable,
     PromptError,
     PromptTemplate,
+    Where,
 )
+from .checks import CHECK_TYPES, Check, parse_checks
+from .chunk_relevance import ChunkRelevance
+from .context_sufficiency import ContextSufficiency
 from .correctness import Correctness
+from .custom import CustomLLMJudge, PythonJudge, llm_judge, parse_custom_judges, python_judge
+from .document_recall import DocumentRecall
+from .groundedness import Groundedness
 from .guidelines import GlobalGuidelineAdherence, GuidelineAdherence
+from .panels import Panel, PanelMember, PanelSpec, parse_panel, parse_panels
+from .relevance import RelevanceToQuery
+from .safety import Safety
+from .voting import AGGREGATES, Aggregate
 
 __all__ = [
+    "AGGREGATES",
     "BUILTIN_JUDGES",
+    "CHECK_TYPES",
+    "Aggregate",
+    "Check",
+    "CustomLLMJudge",
     "EvalContext",
     "Judge",
     "JudgeAnswer",
+    "JudgeConfigError",
     "JudgeRunner",
     "JudgeSet",
     "JudgeUnavailable",
+    "Panel",
+    "PanelMember",
+    "PanelSpec",
     "PromptError",
     "PromptTemplate",
+    "PythonJudge",
     "UnknownJudgeError",
+    "Where",
+    "llm_judge",
+    "parse_checks",
+    "parse_custom_judges",
+    "parse_panels",
+    "python_judge",
 ]
 
 
@@ -37,28 +68,51 @@ class UnknownJudgeError(ValueError):
     pass
 
 
-def _factories() -> dict[str, Callable[[PromptTemplate | None], Judge]]:
-    def correctness(t: PromptTemplate | None) -> Judge:
-        return Correctness(template=t) if t else Correctness()
+Factory = Callable[[PromptTemplate | None], Judge]
 
-    def guideline(t: PromptTemplate | None) -> Judge:
-        return GuidelineAdherence(template=t) if t else GuidelineAdherence()
 
-    def global_guideline(t: PromptTemplate | None) -> Judge:
-        return GlobalGuidelineAdherence(template=t) if t else GlobalGuidelineAdherence()
+def _prompted(cls: Callable[..., Judge]) -> Factory:
+    def make(template: PromptTemplate | None) -> Judge:
+        return cls(template=template) if template else cls()
 
+    return make
+
+
+def _factories() -> dict[str, Factory]:
     return {
-        "correctness": correctness,
-        "guideline_adherence": guideline,
-        "global_guideline_adherence": global_guideline,
+        "correctness": _prompted(Correctness),
+        "guideline_adherence": _prompted(GuidelineAdherence),
+        "global_guideline_adherence": _prompted(GlobalGuidelineAdherence),
+        "relevance_to_query": _prompted(RelevanceToQuery),
+        "groundedness": _prompted(Groundedness),
+        "safety": _prompted(Safety),
+        "context_sufficiency": _prompted(ContextSufficiency),
+        "chunk_relevance": _prompted(ChunkRelevance),
+        "document_recall": lambda _template: DocumentRecall(),
     }
 
 
+# In the order of DESIGN.md's judge table; this is also the order assessments appear in.
 BUILTIN_JUDGES: tuple[str, ...] = (
     "correctness",
     "guideline_adherence",
     "global_guideline_adherence",
+    "relevance_to_query",
+    "groundedness",
+    "safety",
+    "context_sufficiency",
+    "chunk_relevance",
+    "document_recall",
 )
+
+# Built-in judges that ask an LLM (panels and repeats apply to these and to custom LLM judges).
+_NO_PROMPT = frozenset({"document_recall"})
+
+
+def _not_applicable(judge: Judge, reason: str) -> Assessment:
+    return Assessment(
+        name=judge.name, judge=judge.name, kind=judge.kind, skipped=f"not applicable: {reason}"
+    )
 
 
 @dataclass
@@ -67,11 +121,19 @@ class JudgeSet:
 
     ``include`` None means the default selection (each judge's ``applies``); an explicit list runs
     exactly those judges, and a judge lacking its inputs gives a "not applicable" assessment.
+    ``extra`` (custom judges, suite checks) and ``row_checks`` (per-row checks by request_id)
+    always run, after the built-ins. LLM judges named in ``panels`` run as a panel; with
+    ``repeat`` > 1 every other LLM judge runs ``repeat`` samples on the default judge, aggregated
+    with ``repeat_rule``.
     """
 
     judges: list[Judge]
     explicit: bool = False
     extra: list[Judge] = field(default_factory=list)  # custom judges and checks: always chosen
+    row_checks: dict[str, list[Judge]] = field(default_factory=dict)
+    panels: dict[str, PanelSpec] = field(default_factory=dict)
+    repeat: int = 1
+    repeat_rule: Aggregate = "majority"
 
     @classmethod
     def build(
@@ -80,7 +142,19 @@ class JudgeSet:
         exclude: Sequence[str] = (),
         prompts: Mapping[str, Path] | None = None,
         where: str = "judges",
+        *,
+        custom: Sequence[Judge] = (),
+        checks: Sequence[Judge] = (),
+        panels: Mapping[str, PanelSpec | Mapping[str, Any]] | None = None,
+        repeat: int = 1,
+        repeat_rule: str = "majority",
+        origin: str | None = None,
     ) -> JudgeSet:
+        """Build a judge set; ``custom`` / ``checks`` are ready judges (see ``llm_judge``,
+        ``python_judge``, ``parse_checks``). Raises ``UnknownJudgeError``, ``PromptError`` or
+        ``JudgeConfigError`` (panels, repeat, duplicate names); ``origin`` (the suite file)
+        prefixes the messages of the latter."""
+        origin = origin or where
         factories = _factories()
         names = list(include) if include is not None else list(BUILTIN_JUDGES)
         for name in [*names, *exclude]:
@@ -91,6 +165,8 @@ class JudgeSet:
         for name in prompts or {}:
             if name not in factories:
                 raise UnknownJudgeError(f"{where}: prompt override for unknown judge {name!r}")
+            if name in _NO_PROMPT:
+                raise UnknownJudgeError(f"{where}: {name} asks no LLM and takes no prompt")
         judges = []
         for name in names:
             if name in exclude:
@@ -98,34 +174,108 @@ class JudgeSet:
             path = (prompts or {}).get(name)
             template = PromptTemplate.from_file(name, path) if path else None
             judges.append(factories[name](template))
-        return cls(judges=judges, explicit=include is not None)
+        seen = set(BUILTIN_JUDGES)
+        for judge in [*custom, *checks]:
+            if judge.name in seen:
+                raise JudgeConfigError(
+                    f"{origin}: the name {judge.name!r} is already used by another judge or check"
+                )
+            seen.add(judge.name)
+        llm_names = {n for n in BUILTIN_JUDGES if n not in _NO_PROMPT} | {
+            j.name for j in custom if j.kind == "llm"
+        }
+        parsed_panels: dict[str, PanelSpec] = {}
+        for name, spec in (panels or {}).items():
+            at = Where(origin, f"panels.{name}")
+            if name not in llm_names:
+                raise at.error(
+                    None,
+                    "panels apply to LLM judges: a built-in LLM judge or a custom LLM judge "
+                    f"(not {name!r})",
+                )
+            parsed_panels[name] = parse_panel(spec, at)
+        result = cls(
+            judges=judges,
+            explicit=include is not None,
+            extra=[*custom, *checks],
+            panels=parsed_panels,
+        )
+        return result.with_repeat(repeat, repeat_rule, origin=origin)
 
+    def with_repeat(
+        self, repeat: int, rule: str = "majority", *, origin: str = "--genai-repeat"
+    ) -> JudgeSet:
+        """A copy in which every LLM judge without a panel runs ``repeat`` samples on the default
+        judge, aggregated with ``rule`` (majority | all | any). ``repeat=1`` turns repeats off.
+        Raises ``JudgeConfigError`` naming ``origin`` for an invalid value."""
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise JudgeConfigError(f"{origin}: repeat: expected a positive integer, got {repeat!r}")
+        if rule not in AGGREGATES:
+            raise JudgeConfigError(
+                f"{origin}: repeat_rule: expected one of {', '.join(AGGREGATES)}, got {rule!r}"
+            )
+        aggregate: Aggregate = rule
+        return dataclasses.replace(self, repeat=repeat, repeat_rule=aggregate)
+
+    # ---- per-row checks --------------------------------------------------------------------------
+    def attach_row_checks(self, rows: Sequence[Row], base_dir: Path | None = None) -> None:
+        """Parse each row's ``checks`` column; errors name the row's location and the field."""
+        for row in rows:
+            if "checks" in row.extra and row.extra["checks"] is not None:
+                self.row_checks[row.request_id] = self._parse_row_checks(row, base_dir)
+
+    def _parse_row_checks(self, row: Row, base_dir: Path | None) -> list[Judge]:
+        taken = {*BUILTIN_JUDGES, *(j.name for j in self.extra)}
+        where = Where(row.location or row.request_id, "checks", row=True)
+        return list(parse_checks(row.extra["checks"], where, taken=taken, base_dir=base_dir))
+
+    def _checks_for(self, row: Row) -> tuple[list[Judge], list[Assessment]]:
+        if row.request_id in self.row_checks:
+            return self.row_checks[row.request_id], []
+        if row.extra.get("checks") is None:
+            return [], []
+        try:
+            return self._parse_row_checks(row, None), []
+        except JudgeConfigError as exc:
+            return [], [Assessment(name="checks", judge="checks", kind="check", error=str(exc))]
+
+    # ---- selection ------------------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
         return [j.name for j in self.judges] + [j.name for j in self.extra]
+
+    def _wrap(self, judge: Judge) -> Judge:
+        if judge.kind != "llm" or isinstance(judge, Panel):
+            return judge
+        spec = self.panels.get(judge.name)
+        if spec is not None:
+            return Panel(judge, spec)
+        if self.repeat > 1:
+            return Panel(judge, PanelSpec(samples=self.repeat, aggregate=self.repeat_rule))
+        return judge
 
     def plan(self, ctx: EvalContext) -> tuple[list[Judge], list[Assessment]]:
         """Judges to run on this row, and "not applicable" assessments for chosen judges that
         lack their inputs."""
         run: list[Judge] = []
         not_applicable: list[Assessment] = []
-        for judge in [*self.judges, *self.extra]:
-            chosen = self.explicit or judge in self.extra or judge.applies(ctx)
-            if not chosen:
+        row_checks, broken = self._checks_for(ctx.row)
+        always = [*self.extra, *row_checks]
+        for judge in self.judges:
+            if not (self.explicit or judge.applies(ctx)):
                 continue
             reason = judge.missing(ctx)
             if reason is None:
-                run.append(judge)
-            elif self.explicit or judge in self.extra:
-                not_applicable.append(
-                    Assessment(
-                        name=judge.name,
-                        judge=judge.name,
-                        kind=judge.kind,
-                        skipped=f"not applicable: {reason}",
-                    )
-                )
-        return run, not_applicable
+                run.append(self._wrap(judge))
+            elif self.explicit:
+                not_applicable.append(_not_applicable(judge, reason))
+        for judge in always:
+            reason = judge.missing(ctx)
+            if reason is None:
+                run.append(self._wrap(judge))
+            else:
+                not_applicable.append(_not_applicable(judge, reason))
+        return run, [*broken, *not_applicable]
 
     def prompt_versions(self) -> dict[str, str]:
         out = {}
@@ -134,3 +284,18 @@ class JudgeSet:
             if isinstance(template, PromptTemplate):
                 out[judge.name] = template.version
         return out
+
+    def describe(self) -> dict[str, Any]:
+        """The custom judges, checks, panels and repeat setting, for the results artifact."""
+
+        def of(judge: Judge) -> dict[str, Any]:
+            describe = getattr(judge, "describe", None)
+            return describe() if callable(describe) else {"name": judge.name, "kind": judge.kind}
+
+        return {
+            "custom_judges": [of(j) for j in self.extra if not isinstance(j, Check)],
+            "checks": [of(j) for j in self.extra if isinstance(j, Check)],
+            "row_check_count": sum(len(v) for v in self.row_checks.values()),
+            "panels": {name: spec.describe() for name, spec in self.panels.items()},
+            "repeat": {"samples": self.repeat, "rule": self.repeat_rule},
+        }

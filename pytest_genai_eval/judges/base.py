@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,41 @@ ROW_VARIABLES: frozenset[str] = frozenset(
 
 class JudgeConfigError(ValueError):
     """An invalid judge, check or panel declaration; the message names where and which field."""
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a declaration lives, for error messages.
+
+    Suite level: ``"genai_x.yaml: checks[0].pattern: <problem>"``; row level (``row=True``, the
+    evaluation-set style): ``"rows.jsonl, line 3, field 'checks[0].pattern': <problem>"``.
+    """
+
+    origin: str
+    path: str
+    row: bool = False
+
+    def at(self, key: str | None = None) -> str:
+        path = f"{self.path}.{key}" if key else self.path
+        return f"{self.origin}, field '{path}'" if self.row else f"{self.origin}: {path}"
+
+    def error(self, key: str | None, message: str) -> JudgeConfigError:
+        return JudgeConfigError(f"{self.at(key)}: {message}")
+
+    def item(self, suffix: str) -> Where:
+        return Where(self.origin, f"{self.path}{suffix}", self.row)
+
+
+def check_name(name: object, where: Where, key: str = "name") -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise where.error(
+            key,
+            f"expected a name of letters, digits, '_', '-' or '.', got {name!r}",
+        )
+    return name
 
 
 # ---- prompt templates ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from ..results import Rating
 
@@ -50,12 +50,6 @@ class Tally:
     def split(self) -> bool:
         """True when the returned votes disagree (some yes, some no)."""
         return self.yes > 0 and self.no > 0
-
-
-def as_aggregate(value: object, where: str) -> Aggregate:
-    if value not in AGGREGATES:
-        raise ValueError(f"{where}: expected one of {', '.join(AGGREGATES)}, got {value!r}")
-    return cast(Aggregate, value)
 
 
 def aggregate_ratings(ratings: Sequence[Rating | None], rule: Aggregate) -> Tally:
