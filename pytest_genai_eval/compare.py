@@ -41,7 +41,7 @@ from .artifacts import (
     _dumps,
     read_results,
 )
-from .gate import OVERALL, Threshold
+from .gate import EXIT_OK, EXIT_QUALITY_FAILED, OVERALL, Threshold
 from .metrics import compute_metrics, metric_direction
 from .results import Assessment, RowResult
 from .stats import exact_mcnemar, mcnemar_one_sided_drop, wilson_interval
@@ -61,7 +61,9 @@ __all__ = (
     "RowChange",
     "RuleCheck",
     "compare",
+    "compatibility",
     "load_baseline",
+    "metric_label",
     "parse_max_drop",
     "resolve_metric",
     "rules_from_options",
@@ -76,6 +78,22 @@ DropTest = Literal["wilson", "point"]
 VerdictStatus = Literal["passed", "failed", "incompatible"]
 
 _EPS = 1e-9
+_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "agent/latency_seconds/average": "latency average",
+        "agent/latency_seconds/p50": "latency p50",
+        "agent/latency_seconds/p90": "latency p90",
+        "agent/latency_seconds/p99": "latency p99",
+        "agent/latency_seconds/max": "latency max",
+        "agent/total_token_count/average": "app tokens per row",
+        "agent/total_token_count/sum": "app tokens total",
+        "judge/total_token_count/sum": "judge tokens total",
+        "app/error_count": "app errors",
+        "judge/error_count": "judge errors",
+        "retrieval/llm_judged/chunk_relevance/precision/average": "chunk relevance precision",
+        "retrieval/ground_truth/document_recall/average": "document recall",
+    }
+)
 _RATE_SUFFIX = "/rating/percentage"
 _OFF = ("off", "none", "disable", "disabled")
 
@@ -352,6 +370,7 @@ class ComparisonVerdict:
     status: VerdictStatus
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    summary: str = ""  # e.g. "2 regression(s), 1 fix(es) on 40 paired rows"
 
     @property
     def failed(self) -> bool:
@@ -360,14 +379,14 @@ class ComparisonVerdict:
     @property
     def exit_code(self) -> int:
         """1 (quality failure, as in :mod:`gate`) when failed, else 0."""
-        return 1 if self.failed else 0
+        return EXIT_QUALITY_FAILED if self.failed else EXIT_OK
 
     @property
     def line(self) -> str:
         head = {"passed": "PASSED", "failed": "FAILED", "incompatible": "INCOMPATIBLE"}[self.status]
         if self.status == "incompatible":
             head += " (not gated)"
-        detail = "; ".join(self.reasons or self.notes[:1])
+        detail = "; ".join(self.reasons) or self.summary
         suffix = f" — {detail}" if detail else ""
         return f"genai baseline: {head}{suffix} (exit {self.exit_code})"
 
@@ -378,6 +397,7 @@ class ComparisonVerdict:
             "line": self.line,
             "reasons": list(self.reasons),
             "notes": list(self.notes),
+            "summary": self.summary,
         }
 
 
@@ -630,12 +650,22 @@ def _margin_text(name: str, margin: float) -> str:
     return _fmt(margin)
 
 
+def metric_label(name: str) -> str:
+    """A short, readable name: ``overall pass rate``, ``correctness pass rate``, or the name."""
+    if name == OVERALL:
+        return "overall pass rate"
+    match = re.match(r"^response/(?:llm_judged|check|custom)/(.+)/rating/percentage$", name)
+    if match:
+        return f"{match.group(1)} pass rate"
+    return _LABELS.get(name, name)
+
+
 def _drop_check(
     alias: str, margin: float, deltas: Mapping[str, MetricDelta], rules: RegressionRules
 ) -> RuleCheck:
     name = resolve_metric(alias, deltas)
     delta = deltas.get(name)
-    label = alias if alias == name else f"{alias} ({name})"
+    label = metric_label(name)
     if delta is None or delta.old is None or delta.new is None:
         return RuleCheck("max_drop", None, f"{label}: not in both runs; drop not checked", name)
     worse = delta.worsening or 0.0
@@ -643,7 +673,7 @@ def _drop_check(
     moved = (
         f"{label} {verb} from {_describe(name, delta.old)} to {_describe(name, delta.new)}"
         if worse > 0
-        else f"{label}: {_describe(name, delta.old)} -> {_describe(name, delta.new)}"
+        else f"{label}: {_describe(name, delta.old)} → {_describe(name, delta.new)}"
     )
     allowed = f"allowed {_margin_text(name, margin)}"
     if worse <= margin + _EPS:
@@ -677,7 +707,7 @@ def _rule_checks(
 ) -> list[RuleCheck]:
     checks: list[RuleCheck] = []
     if rules.alpha is not None:
-        stats = f"b={paired.b} pass->fail, c={paired.c} fail->pass of {paired.paired} paired rows"
+        stats = f"b={paired.b} pass → fail, c={paired.c} fail → pass, {paired.paired} paired rows"
         p = paired.p_one_sided
         if paired.b + paired.c == 0:
             checks.append(RuleCheck("mcnemar", True, f"no row changed pass/fail ({stats})"))
@@ -707,7 +737,7 @@ def _rule_checks(
             RuleCheck(
                 "max_regressions",
                 ok,
-                f"{regressions} row(s) regressed (pass -> fail), {rules.max_regressions} allowed",
+                f"{regressions} row(s) regressed (pass → fail), {rules.max_regressions} allowed",
             )
         )
     return checks
@@ -805,7 +835,7 @@ def compatibility(
             if old_v[judge] != new_v[judge]:
                 problems.append(
                     f"suite {suite!r}: prompt version of {judge} changed "
-                    f"({old_v[judge]} -> {new_v[judge]})"
+                    f"({old_v[judge]} → {new_v[judge]})"
                 )
     if old_doc.get("complete") is False:
         notes.append("the baseline run was incomplete (interrupted)")
@@ -862,8 +892,7 @@ def compare(
         status = "failed" if failing else "passed"
         reasons = failing
         notes += [f"baseline incompatible (gated anyway): {p}" for p in problems]
-    if status == "passed":
-        notes.insert(0, f"{regressions} regression(s), {paired.c} fix(es)")
+    summary = f"{regressions} regression(s), {paired.c} fix(es) on {paired.paired} paired row(s)"
     return Comparison(
         rules=rules,
         rows=tuple(changes),
@@ -871,7 +900,7 @@ def compare(
         paired=paired,
         checks=tuple(checks),
         incompatible=tuple(problems),
-        verdict=ComparisonVerdict(status, tuple(reasons), tuple(notes)),
+        verdict=ComparisonVerdict(status, tuple(reasons), tuple(notes), summary),
         baseline=MappingProxyType(_summary(old_doc, old_rows)),
         current=MappingProxyType(_summary(new_doc, new_rows)),
     )

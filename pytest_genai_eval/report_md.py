@@ -11,15 +11,16 @@ backslash-escaped, so a response cannot add links, images or markup to a CI summ
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange
+from .metrics import compute_metrics
 from .results import RowResult
 
 __all__ = (
@@ -38,15 +39,17 @@ TOP_FAILING = 10
 CLIP = 240
 
 _RATE = re.compile(r"^response/(llm_judged|check|custom)/(.+)/rating/percentage$")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~>-])")
-_ICONS = {
-    "passed": "✅",
-    "failed": "❌",
-    "errors": "⚠️",
-    "incomplete": "⚠️",
-    "empty": "➖",
-    "incompatible": "⚠️",
-}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_ICONS: Mapping[str, str] = MappingProxyType(
+    {
+        "passed": "✅",
+        "failed": "❌",
+        "errors": "⚠️",
+        "incomplete": "⚠️",
+        "empty": "➖",
+        "incompatible": "⚠️",
+    }
+)
 
 
 # ---- shared helpers (also used by the HTML report) ----------------------------------------------
@@ -89,11 +92,17 @@ def rate_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def md_escape(text: Any, limit: int | None = CLIP) -> str:
     """Untrusted text as one Markdown table cell / inline span: whitespace collapsed, clipped,
-    HTML-escaped, Markdown syntax backslash-escaped."""
+    ``&`` and ``<`` as entities (no HTML tags), Markdown syntax (emphasis, links, code, table
+    pipes) backslash-escaped."""
     value = " ".join(str(text).split())
     if limit is not None and len(value) > limit:
         value = value[: limit - 1].rstrip() + "…"
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(value, quote=True))
+    value = value.replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", value)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _pct(value: Any) -> str:
@@ -129,9 +138,7 @@ def _p(value: float) -> str:
 
 
 def _row_ref(suite: str, request_id: str) -> str:
-    return f"`{suite}::{request_id}`".replace("|", "\\|") if "`" not in suite + request_id else (
-        md_escape(f"{suite}::{request_id}", None)
-    )
+    return md_escape(f"{suite}::{request_id}", 120)
 
 
 # ---- sections -----------------------------------------------------------------------------------
@@ -224,7 +231,7 @@ def render_comparison_markdown(comparison: Comparison, *, heading: str = "###") 
     lines = [
         f"{heading} {icon} Baseline: {verdict.status.upper()}",
         "",
-        f"`{md_escape(verdict.line, 400)}`",
+        md_escape(verdict.line, 600),
         "",
         f"{counts['regression']} regression(s) · {counts['fix']} fix(es) · "
         f"{counts['new']} new · {counts['removed']} removed · "
@@ -273,19 +280,14 @@ def render_markdown(
     top_failing: int = TOP_FAILING,
 ) -> str:
     """The run summary as GitHub-flavoured Markdown."""
-    verdict = document.get("verdict") if isinstance(document.get("verdict"), Mapping) else {}
-    assert isinstance(verdict, Mapping)
+    verdict = _mapping(document.get("verdict"))
     status = str(verdict.get("status") or "unknown")
-    metrics = document.get("metrics")
-    if not isinstance(metrics, Mapping):
-        from .metrics import compute_metrics
-
-        metrics = compute_metrics(rows)
+    recorded = document.get("metrics")
+    metrics = recorded if isinstance(recorded, Mapping) else compute_metrics(rows)
     line = verdict.get("line") or f"genai gate: {status.upper()}"
+    icon = _ICONS.get(status)
     lines = [
-        f"## {_ICONS.get(status, '')} GenAI evaluation: {md_escape(status.upper(), 40)}".replace(
-            "  ", " "
-        ),
+        f"## {icon + ' ' if icon else ''}GenAI evaluation: {md_escape(status.upper(), 40)}",
         "",
         f"**{md_escape(line, 600)}**",
     ]
@@ -300,8 +302,7 @@ def render_markdown(
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    judge = document.get("config", {}).get("judge") if isinstance(document.get("config"), Mapping) else None
-    model = judge.get("model") if isinstance(judge, Mapping) else None
+    model = _mapping(_mapping(document.get("config")).get("judge")).get("model")
     facts = [
         f"{len(rows)} row(s): "
         + ", ".join(

@@ -1,0 +1,365 @@
+"""``genai-eval``: work on results artifacts without pytest.
+
+Commands:
+
+* ``compare BASELINE CURRENT`` - compare two runs (results directories or
+  ``evaluation_results.json`` files) and gate on regressions;
+* ``history`` - list the recorded runs from the history database;
+* ``report RESULTS`` - build the self-contained HTML report (and optionally Markdown) of a run.
+
+Exit codes: 0 passed (also: an incompatible baseline, which is reported but not gated), 1 the
+comparison found a regression, 4 usage error or unreadable input (the same numbers as the pytest
+plugin's gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from .artifacts import JSON_NAME, ArtifactError, read_results
+from .compare import (
+    DEFAULT_ALPHA,
+    BaselineError,
+    Comparison,
+    RegressionRules,
+    compare,
+    load_baseline,
+    metric_label,
+    rules_from_options,
+)
+from .gate import EXIT_OK, EXIT_QUALITY_FAILED, EXIT_USAGE_ERROR
+from .history import DEFAULT_HISTORY_DB, HistoryError, HistoryRun, HistoryStore
+from .report_html import REPORT_NAME, render_html, write_html
+from .report_md import render_comparison_markdown, render_markdown, write_markdown
+
+__all__ = ("main",)
+
+EXIT_REGRESSION = EXIT_QUALITY_FAILED
+EXIT_USAGE = EXIT_USAGE_ERROR
+PROG = "genai-eval"
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit 4 with the message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse reports usage errors with exit 2; here they are exit 4 (2 means interrupted)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}\n{self.format_usage().rstrip()}")
+
+
+def _alpha(text: str) -> float | None:
+    if text.lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _rule_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("regression rules")
+    group.add_argument(
+        "--alpha",
+        type=_alpha,
+        default=DEFAULT_ALPHA,
+        metavar="A",
+        help="Significance level of the one-sided exact McNemar test on paired rows "
+        f"(default {DEFAULT_ALPHA}; 'off' disables the test).",
+    )
+    group.add_argument(
+        "--max-drop",
+        action="append",
+        default=[],
+        metavar="METRIC=MARGIN",
+        help="Largest tolerated drop of a metric (repeatable), e.g. overall=0.05, "
+        "correctness=5%%, latency_p90=0.5; METRIC=off removes a rule. Default: overall=0.05.",
+    )
+    group.add_argument(
+        "--max-regressions",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="Fail when more than N rows go pass -> fail (default: no limit).",
+    )
+    group.add_argument(
+        "--drop-test",
+        choices=("wilson", "point"),
+        default="wilson",
+        help="wilson (default): a pass rate's drop must also be beyond its 95%% Wilson "
+        "interval; point: compare the point estimates only.",
+    )
+    group.add_argument(
+        "--allow-incompatible",
+        action="store_true",
+        help="Gate even when the baseline comes from another configuration (suites, judge "
+        "model, judges or prompt versions); by default such a comparison is reported only.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Compare, list and report pytest-genai-eval results without running pytest.",
+        epilog="Exit codes: 0 ok, 1 regression, 4 usage error or unreadable input.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    cmp = commands.add_parser(
+        "compare",
+        help="compare a run with a baseline and gate on regressions",
+        description="Compare CURRENT with BASELINE (results directories or "
+        f"{JSON_NAME} files). Exit 0 when the comparison passes or is not gated "
+        "(incompatible baseline), 1 on a regression, 4 on unreadable input.",
+    )
+    cmp.add_argument("baseline", metavar="BASELINE", type=Path)
+    cmp.add_argument("current", metavar="CURRENT", type=Path)
+    _rule_options(cmp)
+    cmp.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    hist = commands.add_parser(
+        "history",
+        help="list recorded runs",
+        description="List the runs recorded in the history database, newest first.",
+    )
+    hist.add_argument(
+        "--db",
+        type=Path,
+        default=DEFAULT_HISTORY_DB,
+        metavar="PATH",
+        help=f"History database (default {DEFAULT_HISTORY_DB}).",
+    )
+    hist.add_argument("--suite", metavar="S", help="Only runs that included suite S.")
+    hist.add_argument(
+        "--limit", type=_non_negative_int, default=50, metavar="N", help="At most N runs (50)."
+    )
+    hist.add_argument("--format", choices=("text", "json"), default="text")
+
+    rep = commands.add_parser(
+        "report",
+        help="build the HTML report of a run",
+        description="Build the self-contained HTML report of RESULTS (a results directory or "
+        f"{JSON_NAME}).",
+    )
+    rep.add_argument("results", metavar="RESULTS", type=Path)
+    rep.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help=f"Where to write the page (default: {REPORT_NAME} in the results directory).",
+    )
+    rep.add_argument("--baseline", type=Path, metavar="B", help="Compare with this baseline.")
+    rep.add_argument(
+        "--history-db",
+        type=Path,
+        metavar="PATH",
+        help="Draw the trend from this history database (default: none).",
+    )
+    rep.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="Also write the Markdown summary here."
+    )
+    _rule_options(rep)
+    return parser
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _rules(args: argparse.Namespace) -> RegressionRules:
+    try:
+        return rules_from_options(
+            alpha=args.alpha,
+            max_drop=args.max_drop,
+            max_regressions=args.max_regressions,
+            allow_incompatible=args.allow_incompatible,
+            drop_test=args.drop_test,
+        )
+    except ValueError as exc:
+        raise UsageError(f"{PROG}: error: {exc}") from None
+
+
+def _load(path: Path, what: str) -> tuple[dict[str, Any], list[Any]]:
+    try:
+        if what == "baseline":
+            return load_baseline(path)
+        if not path.exists():
+            raise UsageError(f"{PROG}: error: {what} not found: {path}")
+        document, rows = read_results(path)
+        document["_source"] = str(path / JSON_NAME if path.is_dir() else path)
+        return document, rows
+    except ArtifactError as exc:
+        raise UsageError(f"{PROG}: error: {exc}") from None
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _pct0(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def comparison_text(comparison: Comparison) -> str:
+    """The comparison for a terminal."""
+    lines = [comparison.verdict.line]
+    counts = comparison.counts()
+    paired = comparison.paired
+    lines.append(
+        f"rows: {counts['regression']} regressed, {counts['fix']} fixed, {counts['new']} new, "
+        f"{counts['removed']} removed, {counts['unchanged']} unchanged, "
+        f"{counts['changed']} other status change(s), {counts['response_changed']} response(s) "
+        "changed"
+    )
+    lines.append(
+        f"paired test: {paired.paired} paired rows, b={paired.b} (pass -> fail), "
+        f"c={paired.c} (fail -> pass), one-sided exact McNemar p={paired.p_one_sided:.4g}"
+    )
+    for problem in comparison.incompatible:
+        lines.append(f"incompatible: {problem}")
+    if comparison.checks:
+        lines.append("rules:")
+        for check in comparison.checks:
+            lines.append(f"  [{check.status.upper():>7}] {check.rule}: {check.detail}")
+    rates = [m for m in comparison.metrics if m.is_rate]
+    if rates:
+        lines.append(
+            f"  {'pass rate':<20} {'baseline':>8} {'95% CI':<13} {'now':>8} {'95% CI':<13} "
+            f"{'change':>10}"
+        )
+        for m in rates:
+            old_ci = f"[{_pct0(m.old_ci[0])}–{_pct0(m.old_ci[1])}]" if m.old_ci else ""
+            new_ci = f"[{_pct0(m.new_ci[0])}–{_pct0(m.new_ci[1])}]" if m.new_ci else ""
+            moved = "—" if m.delta is None else f"{100 * m.delta:+.1f} pts"
+            label = metric_label(m.name).removesuffix(" pass rate")
+            lines.append(
+                f"  {label[:20]:<20} {_pct(m.old):>8} {old_ci:<13} {_pct(m.new):>8} "
+                f"{new_ci:<13} {moved:>10}"
+            )
+    regressions = comparison.regressions
+    if regressions:
+        lines.append(f"regressions ({len(regressions)}):")
+        for change in regressions:
+            flips = change.flipped_to_no or change.flips
+            if not flips:
+                lines.append(f"  {change.suite}::{change.request_id}")
+            for flip in flips:
+                why = " ".join((flip.rationale or "").split())
+                lines.append(f"  {change.suite}::{change.request_id} — {flip.name}: {why}")
+    for note in comparison.verdict.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def history_text(runs: Sequence[HistoryRun]) -> str:
+    if not runs:
+        return "no runs recorded\n"
+    header = f"{'id':>5}  {'started':<19}  {'status':<10} {'exit':>4}  {'pass rate':>9}  " + (
+        f"{'rows':>5}  {'commit':<10} {'branch':<20} judge model"
+    )
+    lines = [header]
+    for run in runs:
+        rate = run.metric("response/overall_assessment/rating/percentage")
+        rows = run.metric("rows/count")
+        lines.append(
+            f"{run.id:>5}  {(run.when or '')[:19]:<19}  {(run.status or '?'):<10} "
+            f"{'' if run.exit_code is None else run.exit_code:>4}  {_pct(rate):>9}  "
+            f"{'' if rows is None else int(rows):>5}  {(run.git_commit or '')[:10]:<10} "
+            f"{(run.git_branch or '')[:20]:<20} {run.judge_model or ''}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ---- commands -----------------------------------------------------------------------------------
+def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    rules = _rules(args)
+    baseline = _load(args.baseline, "baseline")
+    current = _load(args.current, "current run")
+    comparison = compare(baseline, current, rules)
+    if args.format == "json":
+        out.write(json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "markdown":
+        out.write(render_comparison_markdown(comparison, heading="##"))
+    else:
+        out.write(comparison_text(comparison))
+    return EXIT_REGRESSION if comparison.verdict.failed else EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.db.exists():
+        raise UsageError(f"{PROG}: error: no history database at {args.db}")
+    try:
+        runs = HistoryStore(args.db).runs(limit=args.limit, suite=args.suite)
+    except HistoryError as exc:
+        raise UsageError(f"{PROG}: error: {exc}") from None
+    if args.format == "json":
+        out.write(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(history_text(runs))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    rules = _rules(args)
+    document, rows = _load(args.results, "results")
+    comparison = None
+    if args.baseline is not None:
+        comparison = compare(_load(args.baseline, "baseline"), (document, rows), rules)
+    history: list[HistoryRun] = []
+    if args.history_db is not None:
+        if not args.history_db.exists():
+            raise UsageError(f"{PROG}: error: no history database at {args.history_db}")
+        try:
+            history = HistoryStore(args.history_db).runs(limit=200)
+        except HistoryError as exc:
+            raise UsageError(f"{PROG}: error: {exc}") from None
+    results_dir = args.results if args.results.is_dir() else args.results.parent
+    target = args.out if args.out is not None else results_dir / REPORT_NAME
+    try:
+        written = write_html(
+            target, render_html(document, rows, comparison=comparison, history=history)
+        )
+        out.write(f"report: {written}\n")
+        if args.markdown is not None:
+            md = write_markdown(args.markdown, render_markdown(document, rows, comparison))
+            out.write(f"summary: {md}\n")
+    except OSError as exc:
+        raise UsageError(f"{PROG}: error: cannot write the report: {exc}") from None
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``genai-eval`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+        handler = {"compare": _cmd_compare, "history": _cmd_history, "report": _cmd_report}
+        return handler[args.command](args, out)
+    except UsageError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except BaselineError as exc:  # pragma: no cover - _load converts these
+        err.write(f"{PROG}: error: {exc}\n")
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help / --version
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
