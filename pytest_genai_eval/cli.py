@@ -180,6 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown", type=Path, metavar="FILE", help="Also write the Markdown summary here."
     )
     _rule_options(rep)
+
+    mrg = commands.add_parser(
+        "merge",
+        help="merge the artifacts of sharded runs and gate the result",
+        description="Combine the results directories of --genai-shard runs into OUT, recompute "
+        "the metrics, apply the same thresholds and exit with the gate's code (0 passed, 1 "
+        "quality failure, 6 evaluation errors, 4 unreadable or inconsistent shards).",
+    )
+    mrg.add_argument("out", metavar="OUT", type=Path, help="Results directory to write.")
+    mrg.add_argument("shards", metavar="SHARD", type=Path, nargs="+")
+    mrg.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="Merge even when some shards of K/N are missing (the verdict is then incomplete).",
+    )
     return parser
 
 
@@ -346,13 +361,38 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
+    from .artifacts import ArtifactError
+    from .merge import MergeError, merge_to
+
+    try:
+        outcome = merge_to(args.out, args.shards, allow_partial=args.allow_partial)
+    except (MergeError, ArtifactError) as exc:
+        raise UsageError(f"{PROG}: error: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{PROG}: error: cannot write {args.out}: {exc}") from None
+    metrics = outcome.metrics
+    rate = metrics.get("response/overall_assessment/rating/percentage")
+    rows = metrics.get("rows/count")
+    out.write(f"merged {len(args.shards)} shard(s), {rows} row(s) into {args.out}\n")
+    if rate is not None:
+        out.write(f"overall pass rate {100 * float(rate):.1f}%\n")
+    out.write(outcome.gate.line + "\n")
+    return outcome.gate.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``genai-eval`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     out, err = sys.stdout, sys.stderr
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
-        handler = {"compare": _cmd_compare, "history": _cmd_history, "report": _cmd_report}
+        handler = {
+            "compare": _cmd_compare,
+            "history": _cmd_history,
+            "report": _cmd_report,
+            "merge": _cmd_merge,
+        }
         return handler[args.command](args, out)
     except UsageError as exc:
         err.write(f"{exc}\n")

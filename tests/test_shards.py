@@ -63,3 +63,25 @@ def test_bad_shard_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--genai-shard", "3/2")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--genai-shard expects K/N*"])
+
+
+def test_merge_command_exits_with_the_gate_code(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
+    import subprocess
+    import sys
+
+    judge.on(judge="correctness", contains="answer 2", rating="no", rationale="bad")
+    rows_suite(pytester, 10)
+    for k in (1, 2):
+        pytester.runpytest("--genai-shard", f"{k}/2", "--genai-results-dir", f"s{k}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_genai_eval", "merge", "merged", "s1", "s2"],
+        cwd=pytester.path, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "merged 2 shard(s), 10 row(s)" in proc.stdout
+    assert "genai gate: FAILED" in proc.stdout and "many::r002" in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "pytest_genai_eval", "merge", "m2", "s1"],
+        cwd=pytester.path, capture_output=True, text=True, check=False,
+    )
+    assert bad.returncode == 4 and "2/2 missing" in bad.stderr
