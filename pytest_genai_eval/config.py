@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from .cache import CACHE_MODES, CacheMode
+from .compare import RegressionRules, rules_from_options
 from .gate import Threshold, ThresholdError, parse_threshold
 from .llm import EndpointSettings, Secret
 
@@ -150,12 +151,75 @@ def add_options(parser: pytest.Parser) -> None:
         "and not with -q).",
     )
 
+    group.addoption(
+        "--genai-baseline",
+        dest="genai_baseline",
+        metavar="PATH",
+        help="A previous results directory (or evaluation_results.json) to compare with; "
+        "regressions fail the gate.",
+    )
+    group.addoption(
+        "--genai-update-baseline",
+        dest="genai_update_baseline",
+        action="store_true",
+        default=False,
+        help="Write this run as the new baseline at --genai-baseline instead of comparing.",
+    )
+    group.addoption(
+        "--genai-baseline-alpha",
+        dest="genai_baseline_alpha",
+        type=float,
+        metavar="A",
+        help="Significance level of the paired exact test against the baseline (default 0.05; "
+        "0 turns the test off).",
+    )
+    group.addoption(
+        "--genai-baseline-max-drop",
+        dest="genai_baseline_max_drop",
+        action="append",
+        default=[],
+        metavar="METRIC=MARGIN",
+        help="Largest tolerated drop of a metric vs the baseline, repeatable (default "
+        "overall=0.05; METRIC=off removes a rule).",
+    )
+    group.addoption(
+        "--genai-baseline-max-regressions",
+        dest="genai_baseline_max_regressions",
+        type=int,
+        metavar="N",
+        help="Fail when more than N rows go from pass to fail (default: no limit).",
+    )
+    group.addoption(
+        "--genai-baseline-force",
+        dest="genai_baseline_force",
+        action="store_true",
+        default=None,
+        help="Gate against a baseline even when it comes from another configuration.",
+    )
+    group.addoption(
+        "--genai-history-db",
+        dest="genai_history_db",
+        metavar="PATH",
+        help="SQLite run history (default .genai-cache/history.sqlite under the rootdir).",
+    )
+    group.addoption(
+        "--genai-no-history",
+        dest="genai_no_history",
+        action="store_true",
+        default=False,
+        help="Do not record this run in the history database.",
+    )
+
     parser.addini("genai_judge_base_url", "OpenAI-compatible base URL of the judge.", default=None)
     parser.addini("genai_judge_model", "Judge model name.", default=None)
     parser.addini("genai_judge_timeout", "Timeout of one judge call in seconds.", default=None)
     parser.addini("genai_judge_retries", "Retries of a judge call.", default=None)
-    parser.addini("genai_require_judge", "Fail when no judge is configured.", type="bool", default=False)
-    parser.addini("genai_thresholds", "Run-level thresholds, one per line.", type="linelist", default=[])
+    parser.addini(
+        "genai_require_judge", "Fail when no judge is configured.", type="bool", default=False
+    )
+    parser.addini(
+        "genai_thresholds", "Run-level thresholds, one per line.", type="linelist", default=[]
+    )
     parser.addini("genai_results_dir", "Results directory.", default=None)
     parser.addini("genai_concurrency", "Work in flight at once.", default=None)
     parser.addini("genai_cache", "Verdict cache mode: use, refresh, off, ci.", default=None)
@@ -164,6 +228,14 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("genai_row_timeout", "Deadline for one row in seconds.", default=None)
     parser.addini("genai_repeat", "Evaluate every LLM judge N times.", default=None)
     parser.addini("genai_repeat_rule", "majority or all.", default=None)
+    parser.addini("genai_baseline", "Baseline results to compare with.", default=None)
+    parser.addini("genai_baseline_alpha", "Paired-test significance level.", default=None)
+    parser.addini("genai_baseline_max_drop", "METRIC=MARGIN lines.", type="linelist", default=[])
+    parser.addini("genai_baseline_max_regressions", "Most rows allowed to regress.", default=None)
+    parser.addini(
+        "genai_baseline_force", "Gate on incompatible baselines.", type="bool", default=False
+    )
+    parser.addini("genai_history_db", "SQLite run history path.", default=None)
     parser.addini("genai_progress_interval", "Seconds between progress lines.", default=None)
     parser.addini(
         "genai_suite_files",
@@ -191,6 +263,10 @@ class RunSettings:
     shard: tuple[int, int] | None = None
     progress: str = "auto"
     progress_interval: float = 5.0
+    baseline: Path | None = None
+    update_baseline: bool = False
+    baseline_rules: RegressionRules = field(default_factory=RegressionRules)
+    history_db: Path | None = None
 
     def public_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +281,8 @@ class RunSettings:
             "thresholds": [t.to_dict() for t in self.thresholds],
             "concurrency": self.concurrency,
             "results_dir": str(self.results_dir),
+            "baseline": str(self.baseline) if self.baseline else None,
+            "baseline_rules": self.baseline_rules.to_dict(),
         }
 
 
@@ -274,8 +352,10 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
     results = _pick(getattr(opt, "genai_results_dir", None), config.getini("genai_results_dir"))
     results_dir = Path(results) if results else Path("genai-results")
     if not results_dir.is_absolute():
-        results_dir = (config.invocation_params.dir / results_dir) if results else (
-            config.rootpath / results_dir
+        results_dir = (
+            (config.invocation_params.dir / results_dir)
+            if results
+            else (config.rootpath / results_dir)
         )
     concurrency_raw = _pick(
         getattr(opt, "genai_concurrency", None), config.getini("genai_concurrency")
@@ -312,6 +392,62 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         raise ConfigError(f"genai repeat rule must be majority or all, got {repeat_rule!r}")
     shard = parse_shard(getattr(opt, "genai_shard", None))
     progress = str(getattr(opt, "genai_progress", None) or "auto")
+    baseline_raw = _pick(getattr(opt, "genai_baseline", None), config.getini("genai_baseline"))
+    baseline: Path | None = None
+    if baseline_raw:
+        baseline = Path(baseline_raw)
+        if not baseline.is_absolute():
+            base_dir = (
+                config.invocation_params.dir
+                if getattr(opt, "genai_baseline", None)
+                else config.rootpath
+            )
+            baseline = base_dir / baseline
+    update_baseline = bool(getattr(opt, "genai_update_baseline", False))
+    if update_baseline and baseline is None:
+        raise ConfigError(
+            "--genai-update-baseline needs --genai-baseline PATH (or ini genai_baseline)"
+        )
+    alpha_raw = _pick(
+        getattr(opt, "genai_baseline_alpha", None), config.getini("genai_baseline_alpha")
+    )
+    regress_raw = _pick(
+        getattr(opt, "genai_baseline_max_regressions", None),
+        config.getini("genai_baseline_max_regressions"),
+    )
+    force = getattr(opt, "genai_baseline_force", None)
+    if force is None:
+        force = bool(config.getini("genai_baseline_force"))
+    try:
+        rules = rules_from_options(
+            alpha=_number(alpha_raw, float, "genai baseline alpha")
+            if alpha_raw is not None
+            else 0.05,
+            max_drop=[
+                *config.getini("genai_baseline_max_drop"),
+                *(getattr(opt, "genai_baseline_max_drop", None) or []),
+            ],
+            max_regressions=(
+                _number(regress_raw, int, "genai baseline max regressions")
+                if regress_raw is not None
+                else None
+            ),
+            allow_incompatible=bool(force),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    history_db: Path | None = None
+    if not getattr(opt, "genai_no_history", False):
+        history_raw = _pick(
+            getattr(opt, "genai_history_db", None), config.getini("genai_history_db")
+        )
+        history_db = (
+            Path(history_raw)
+            if history_raw
+            else config.rootpath / ".genai-cache" / "history.sqlite"
+        )
+        if not history_db.is_absolute():
+            history_db = config.invocation_params.dir / history_db
     require = getattr(opt, "genai_require_judge", None)
     if require is None:
         require = bool(config.getini("genai_require_judge"))
@@ -331,6 +467,10 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         repeat_rule=repeat_rule,
         shard=shard,
         progress=progress,
+        baseline=baseline,
+        update_baseline=update_baseline,
+        baseline_rules=rules,
+        history_db=history_db,
         progress_interval=_number(
             config.getini("genai_progress_interval") or 5.0, float, "genai_progress_interval"
         ),

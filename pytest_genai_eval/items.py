@@ -14,7 +14,7 @@ from .evalset import EvalSetError
 from .keys import JOB_KEY, SESSION_KEY
 from .session import DuplicateSuiteError
 from .suite import SuiteError, SuiteSpec, load_suite_file
-from .verdict import describe, raise_if_failed, raise_if_not_evaluated
+from .verdict import describe, raise_if_failed, raise_if_not_evaluated, record_properties
 
 
 class SuiteFileError(Exception):
@@ -56,6 +56,7 @@ class RowItem(pytest.Item):
     def setup(self) -> None:
         session = self.config.stash[SESSION_KEY]
         self._result = session.evaluate(self.stash[JOB_KEY])
+        record_properties(self, self._result)
         raise_if_not_evaluated(self._result, self.row.location)
 
     def runtest(self) -> None:

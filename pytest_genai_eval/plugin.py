@@ -14,17 +14,18 @@ import pytest
 
 from . import config as config_mod
 from .api import MARKER
+from .artifacts import ArtifactError
 from .engine import RowJob
 from .evalset import EvalSetError
 from .fixtures import genai_judge, genai_result
 from .gate import EXIT_OK, EXIT_QUALITY_FAILED
 from .items import RowItem, SuiteFile, is_suite_file
 from .keys import JOB_KEY, SESSION_KEY
-from .session import DuplicateSuiteError, GenAISession
+from .session import DuplicateSuiteError, Finish, GenAISession
 from .suite import SuiteError, build_suite
 from .terminal import render
 from .testing import genai_scripted_judge
-from .verdict import raise_if_failed, raise_if_not_evaluated
+from .verdict import raise_if_failed, raise_if_not_evaluated, record_properties
 
 __all__ = ["genai_judge", "genai_result", "genai_scripted_judge"]
 
@@ -47,6 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except config_mod.ConfigError as exc:
         raise pytest.UsageError(f"pytest-genai-eval: {exc}") from None
     genai = GenAISession(settings)
+    if not _is_xdist_worker(config):
+        try:
+            genai.load_baseline()
+        except ArtifactError as exc:
+            raise pytest.UsageError(f"pytest-genai-eval: --genai-baseline: {exc}") from None
     config.stash[SESSION_KEY] = genai
     if _progress_enabled(config, settings.progress):
         genai.progress_sink = lambda line: _write_progress(config, line)
@@ -128,9 +134,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
     if "genai_row" not in metafunc.fixturenames:
         metafunc.fixturenames.append("genai_row")
-    metafunc.parametrize(
-        "genai_row", suite.rows, ids=[row.request_id for row in suite.rows]
-    )
+    metafunc.parametrize("genai_row", suite.rows, ids=[row.request_id for row in suite.rows])
     session.function_suites[metafunc.definition.nodeid] = suite.name
 
 
@@ -142,7 +146,9 @@ def _job_for_function(item: pytest.Function, session: GenAISession) -> RowJob | 
     suite_name = session.function_suites.get(definition_id)
     if suite_name is None:
         return None
-    return RowJob(suite=session.suites[suite_name], row=callspec.params["genai_row"], nodeid=item.nodeid)
+    return RowJob(
+        suite=session.suites[suite_name], row=callspec.params["genai_row"], nodeid=item.nodeid
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -216,7 +222,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if job is None or isinstance(item, RowItem):
         return
     genai = item.config.stash[SESSION_KEY]
-    raise_if_not_evaluated(genai.evaluate(job), job.row.location)
+    result = genai.evaluate(job)
+    record_properties(item, result)
+    raise_if_not_evaluated(result, job.row.location)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -233,7 +241,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     genai = item.config.stash[SESSION_KEY]
     if _is_xdist_worker(item.config):
         genai.prefetch(_worker_lookahead(item))
@@ -310,6 +320,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = finish.gate.exit_code
 
 
+def _report_files(finish: Finish) -> list[str]:
+    published = finish.published
+    if published is None:
+        return []
+    names = [p.name for p in (published.html, published.markdown) if p is not None]
+    if published.baseline_written is not None:
+        names.append(f"baseline updated: {published.baseline_written}")
+    return names
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     genai = config.stash.get(SESSION_KEY, None)
     if genai is None or genai.finish_state is None:
@@ -318,7 +338,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("genai-eval summary")
     verbose = int(config.getoption("verbose") or 0)
     try:
-        artifact = str(finish.artifact.relative_to(config.invocation_params.dir)) if finish.artifact else None
+        artifact = (
+            str(finish.artifact.relative_to(config.invocation_params.dir))
+            if finish.artifact
+            else None
+        )
     except ValueError:
         artifact = str(finish.artifact)
     lines = render(
@@ -329,6 +353,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         artifact=artifact,
         cache=genai.cache_summary(),
         judge_calls=genai.judge_calls,
+        comparison=finish.comparison,
+        extra_files=_report_files(finish),
         verbose=verbose,
         width=terminalreporter._tw.fullwidth if hasattr(terminalreporter, "_tw") else 80,
     )
@@ -337,5 +363,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in lines[:-1]:
         terminalreporter.write_line(line)
     status = finish.gate.status
-    markup = {"green": status in ("passed", "empty"), "red": status == "failed", "yellow": status in ("errors", "incomplete")}
+    markup = {
+        "green": status in ("passed", "empty"),
+        "red": status == "failed",
+        "yellow": status in ("errors", "incomplete"),
+    }
     terminalreporter.write_line(lines[-1], bold=True, **{k: v for k, v in markup.items() if v})

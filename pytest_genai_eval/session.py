@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import SCHEMA_VERSION, write_results
+from .artifacts import SCHEMA_VERSION
 from .cache import VerdictCache
+from .compare import Comparison, load_baseline
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
 from .gate import GateResult, Threshold
 from .outcome import evaluate_run
+from .publish import Published, apply_comparison, compare_with_baseline, publish
 from .results import RowResult
 from .suite import SuiteSpec
 
@@ -52,6 +54,8 @@ class Finish:
     suite_metrics: dict[str, dict[str, Any]]
     artifact: Path | None
     artifact_error: str | None = None
+    comparison: Comparison | None = None
+    published: Published | None = None
 
 
 @dataclass
@@ -65,6 +69,7 @@ class GenAISession:
     started_at: float = field(default_factory=time.time)
     finish_state: Finish | None = None
     progress_sink: Callable[[str], None] | None = None
+    baseline: tuple[dict[str, Any], list[RowResult]] | None = None
     merged_judge_calls: int = 0
     merged_cache: dict[str, int] = field(default_factory=dict)
     engine: Engine = field(init=False)
@@ -182,6 +187,13 @@ class GenAISession:
     def ordered_results(self) -> list[RowResult]:
         return sorted(self.results.values(), key=lambda r: (r.suite, r.nodeid or "", r.request_id))
 
+    def load_baseline(self) -> None:
+        """Read the baseline before anything runs, so a bad path is a usage error up front."""
+        path = self.settings.baseline
+        if path is None or (self.settings.update_baseline and not path.exists()):
+            return
+        self.baseline = load_baseline(path)
+
     def finish(self, *, interrupted: bool, write: bool = True) -> Finish:
         results = self.ordered_results()
         outcome = evaluate_run(
@@ -191,49 +203,63 @@ class GenAISession:
             other_failures=self.other_failures,
             interrupted=interrupted,
         )
-        artifact: Path | None = None
-        error: str | None = None
+        document = self.document(outcome.metrics, outcome.suite_metrics, interrupted)
+        comparison = None
+        if self.baseline is not None and not self.settings.update_baseline:
+            comparison = compare_with_baseline(
+                self.baseline, document, results, self.settings.baseline_rules
+            )
+            apply_comparison(outcome.gate, comparison, interrupted=interrupted)
+            document["baseline"] = comparison.to_dict()
+        document["verdict"] = outcome.gate.to_dict()
+        published = Published()
         if write and results:
-            try:
-                artifact = self.write_artifact(
-                    results, outcome.metrics, outcome.suite_metrics, outcome.gate, interrupted
-                )
-            except OSError as exc:
-                error = f"could not write results to {self.settings.results_dir}: {exc}"
-        self.finish_state = Finish(outcome.gate, outcome.metrics, outcome.suite_metrics, artifact, error)
+            published = publish(
+                self.settings.results_dir,
+                document,
+                results,
+                comparison=comparison,
+                history_db=self.settings.history_db,
+                git_cwd=self.settings.results_dir.parent,
+                update_baseline=self.settings.baseline if self.settings.update_baseline else None,
+            )
+        self.finish_state = Finish(
+            outcome.gate,
+            outcome.metrics,
+            outcome.suite_metrics,
+            published.artifact,
+            "; ".join(published.warnings) or None,
+            comparison=comparison,
+            published=published,
+        )
         return self.finish_state
 
-    def write_artifact(
+    def document(
         self,
-        results: list[RowResult],
         metrics: dict[str, Any],
         suite_metrics: dict[str, dict[str, Any]],
-        gate: GateResult,
         interrupted: bool,
-    ) -> Path:
-        document = {
+    ) -> dict[str, Any]:
+        now = time.time()
+        return {
             "schema_version": SCHEMA_VERSION,
             "tool": "pytest-genai-eval",
             "complete": not interrupted,
             "started_at": _iso(self.started_at),
-            "finished_at": _iso(time.time()),
-            "duration_seconds": round(time.time() - self.started_at, 3),
+            "finished_at": _iso(now),
+            "duration_seconds": round(now - self.started_at, 3),
             "config": self.settings.public_dict(),
             "cache": self.cache_summary(),
             "judge_calls": self.judge_calls,
-            "verdict": gate.to_dict(),
             "metrics": metrics,
             "suites": {
                 name: {
                     "config": self.suite_info[name].public if name in self.suite_info else {},
-                    "metrics": suite_metrics.get(name, {}),
+                    "metrics": metrics_of_suite,
                 }
-                for name in sorted(set(suite_metrics) | set(self.suite_info))
-                if name in suite_metrics
+                for name, metrics_of_suite in sorted(suite_metrics.items())
             },
         }
-        paths = write_results(self.settings.results_dir, document, results)
-        return paths.get("json", self.settings.results_dir / "evaluation_results.json")
 
 
 def _iso(timestamp: float) -> str:

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .compare import Comparison
 from .gate import GateResult
 from .results import RowResult
 
@@ -43,7 +44,10 @@ def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
             _pct(metrics.get(f"{OVERALL}/percentage")),
             _ci(metrics, OVERALL),
             str(metrics.get(f"{OVERALL}/count") or 0),
-            str(int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)),
+            str(
+                int(metrics.get("app/error_count") or 0)
+                + int(metrics.get("judge/error_count") or 0)
+            ),
         )
     ]
     names = sorted(
@@ -112,6 +116,8 @@ def render(
     artifact: str | None,
     cache: Mapping[str, Any] | None = None,
     judge_calls: int | None = None,
+    comparison: Comparison | None = None,
+    extra_files: Sequence[str] = (),
     verbose: int = 0,
     width: int = 80,
 ) -> list[str]:
@@ -123,16 +129,25 @@ def render(
     for name, rows in by_suite.items():
         m = suite_metrics.get(name, {})
         status: Counter[str] = Counter(r.status for r in rows)
-        parts = [f"{status[s]} {label}" for s, label in (
-            ("pass", "passed"), ("fail", "failed"), ("error", "error(s)"), ("skipped", "not evaluated")
-        ) if status[s]]
+        parts = [
+            f"{status[s]} {label}"
+            for s, label in (
+                ("pass", "passed"),
+                ("fail", "failed"),
+                ("error", "error(s)"),
+                ("skipped", "not evaluated"),
+            )
+            if status[s]
+        ]
         lines.append(f"suite {name}: {len(rows)} row(s) — " + ", ".join(parts))
         lines += _table(metric_rows(m), header)
         extras = []
         if m.get("agent/latency_seconds/p50") is not None:
             extras.append(
                 "latency p50/p90/p99 "
-                + "/".join(_seconds(m.get(f"agent/latency_seconds/{p}")) for p in ("p50", "p90", "p99"))
+                + "/".join(
+                    _seconds(m.get(f"agent/latency_seconds/{p}")) for p in ("p50", "p90", "p99")
+                )
             )
         if m.get("agent/total_token_count/average") is not None:
             extras.append(f"app tokens/row {float(m['agent/total_token_count/average']):.0f}")
@@ -177,9 +192,46 @@ def render(
                 parts.append(f"{cache['corrupt']} corrupt entr(ies) ignored")
         if parts:
             lines.append("judge: " + "; ".join(parts))
+    if comparison is not None:
+        lines += baseline_lines(comparison, verbose=verbose, width=width)
     for note in gate.notes:
         lines.append(f"note: {note}")
     if artifact:
-        lines.append(f"results: {artifact}")
+        lines.append(f"results: {artifact}" + "".join(f", {name}" for name in extra_files))
     lines.append(gate.line)
+    return lines
+
+
+def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80) -> list[str]:
+    paired = comparison.paired
+    lines = [
+        f"baseline: {comparison.verdict.summary or 'compared'}"
+        + (f"; paired test p={paired.p_one_sided:.3g}" if paired.b + paired.c else "")
+    ]
+    overall = next(
+        (
+            m
+            for m in comparison.metrics
+            if m.name == "response/overall_assessment/rating/percentage"
+        ),
+        None,
+    )
+    if overall is not None and overall.old is not None and overall.new is not None:
+        lines.append(
+            f"  overall pass rate {100 * overall.old:.1f}% -> {100 * overall.new:.1f}% "
+            f"({100 * (overall.new - overall.old):+.1f} points)"
+        )
+    regressions = comparison.regressions
+    limit = len(regressions) if verbose > 0 else 5
+    for change in regressions[:limit]:
+        flip = change.flipped_to_no[0] if change.flipped_to_no else None
+        why = f"{flip.name}: {flip.rationale or ''}" if flip else change.new_status or ""
+        lines.append(
+            "  " + _clip(f"REGRESSED {change.suite}::{change.request_id} — {why}", width - 2)
+        )
+    if len(regressions) > limit:
+        lines.append(f"  … {len(regressions) - limit} more regressions (-v shows all)")
+    for note in comparison.verdict.notes[:3]:
+        lines.append("  note: " + _clip(note, width - 10))
+    lines.append(comparison.verdict.line)
     return lines

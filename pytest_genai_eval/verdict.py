@@ -104,3 +104,14 @@ def raise_if_failed(result: RowResult, thresholds: Sequence[Threshold], location
         covering = ", ".join(t.describe() for t in thresholds if t.is_pass_rate and t.value < 1)
         pytest.xfail(f"{failing[0]} said no; tolerated by {covering} (checked at the end)")
     pytest.fail(text, pytrace=False)
+
+
+def record_properties(item: pytest.Item, result: RowResult) -> None:
+    """Each judge's rating as a JUnit property (``--junitxml`` shows them per test case)."""
+    for assessment in result.assessments:
+        value = assessment.rating or ("error" if assessment.error else "skipped")
+        item.user_properties.append((f"genai/{assessment.name}/rating", value))
+    item.user_properties.append(("genai/overall/rating", result.overall_rating or result.status))
+    cause = result.root_cause
+    if cause is not None:
+        item.user_properties.append(("genai/root_cause", cause.name))

@@ -1,0 +1,91 @@
+"""After a run: compare with the baseline, write the artifact and reports, record the history,
+update the baseline. Each step that fails leaves a warning, never a lost artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .artifacts import write_results
+from .compare import Comparison, RegressionRules, compare, write_baseline
+from .gate import EXIT_QUALITY_FAILED, GateResult
+from .history import HistoryStore, git_info
+from .report_html import REPORT_NAME, render_html, write_html
+from .report_md import SUMMARY_NAME, append_step_summary, render_markdown, write_markdown
+from .results import RowResult
+
+
+@dataclass
+class Published:
+    artifact: Path | None = None
+    html: Path | None = None
+    markdown: Path | None = None
+    step_summary: Path | None = None
+    history_id: int | None = None
+    baseline_written: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply_comparison(gate: GateResult, comparison: Comparison, *, interrupted: bool) -> None:
+    """A failing baseline comparison is a quality failure of the run."""
+    if not comparison.verdict.failed or interrupted:
+        return
+    reasons = "; ".join(comparison.verdict.reasons) or comparison.verdict.summary
+    gate.reasons.append(f"baseline: {reasons}")
+    gate.status = "failed"
+    gate.exit_code = EXIT_QUALITY_FAILED
+
+
+def compare_with_baseline(
+    baseline: tuple[dict[str, Any], list[RowResult]],
+    document: dict[str, Any],
+    results: list[RowResult],
+    rules: RegressionRules,
+) -> Comparison:
+    return compare(baseline, (document, results), rules)
+
+
+def publish(
+    results_dir: Path,
+    document: dict[str, Any],
+    results: list[RowResult],
+    *,
+    comparison: Comparison | None,
+    history_db: Path | None,
+    git_cwd: Path,
+    update_baseline: Path | None,
+) -> Published:
+    out = Published()
+    try:
+        out.artifact = write_results(results_dir, document, results)["json"]
+    except OSError as exc:
+        out.warnings.append(f"could not write results to {results_dir}: {exc}")
+        return out
+    history = []
+    if history_db is not None:
+        try:
+            store = HistoryStore(history_db)
+            out.history_id = store.append(document, git=git_info(git_cwd))
+            history = store.runs(limit=200)
+        except Exception as exc:  # the history is a convenience; never lose the run over it
+            out.warnings.append(f"could not record the run in {history_db}: {exc}")
+    try:
+        out.html = write_html(
+            results_dir / REPORT_NAME,
+            render_html(document, results, comparison=comparison, history=history),
+        )
+        markdown = render_markdown(document, results, comparison)
+        out.markdown = write_markdown(results_dir / SUMMARY_NAME, markdown)
+        out.step_summary = append_step_summary(markdown)
+    except OSError as exc:
+        out.warnings.append(f"could not write the reports: {exc}")
+    if update_baseline is not None:
+        try:
+            dest = update_baseline
+            if dest.suffix != ".json":  # a directory, like a results directory
+                dest = dest / "evaluation_results.json"
+            out.baseline_written = write_baseline(results_dir, dest)
+        except Exception as exc:
+            out.warnings.append(f"could not update the baseline {update_baseline}: {exc}")
+    return out
