@@ -267,11 +267,23 @@ class RunSettings:
     update_baseline: bool = False
     baseline_rules: RegressionRules = field(default_factory=RegressionRules)
     history_db: Path | None = None
+    rootdir: Path | None = None
+
+    def shown(self, path: Path | None) -> str | None:
+        """Paths in artifacts are relative to the rootdir when inside it (artifacts travel)."""
+        if path is None:
+            return None
+        if self.rootdir is not None:
+            try:
+                return str(path.relative_to(self.rootdir))
+            except ValueError:
+                pass
+        return str(path)
 
     def public_dict(self) -> dict[str, Any]:
         return {
             "judge": self.judge.public_dict() if self.judge else None,
-            "cache": {"mode": self.cache_mode, "dir": str(self.cache_dir)},
+            "cache": {"mode": self.cache_mode, "dir": self.shown(self.cache_dir)},
             "requests_per_minute": self.requests_per_minute,
             "row_timeout": self.row_timeout,
             "repeat": self.repeat,
@@ -280,8 +292,8 @@ class RunSettings:
             "judge_missing_reason": None if self.judge else self.judge_missing_reason,
             "thresholds": [t.to_dict() for t in self.thresholds],
             "concurrency": self.concurrency,
-            "results_dir": str(self.results_dir),
-            "baseline": str(self.baseline) if self.baseline else None,
+            "results_dir": self.shown(self.results_dir),
+            "baseline": self.shown(self.baseline),
             "baseline_rules": self.baseline_rules.to_dict(),
         }
 
@@ -471,6 +483,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         update_baseline=update_baseline,
         baseline_rules=rules,
         history_db=history_db,
+        rootdir=config.rootpath,
         progress_interval=_number(
             config.getini("genai_progress_interval") or 5.0, float, "genai_progress_interval"
         ),

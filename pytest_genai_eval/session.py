@@ -149,7 +149,7 @@ class GenAISession:
         stats = cache.stats.to_dict()
         for key, value in self.merged_cache.items():
             stats[key] = int(stats.get(key) or 0) + value
-        return {"mode": cache.mode, "dir": str(cache.directory), **stats}
+        return {"mode": cache.mode, "dir": self.settings.shown(cache.directory), **stats}
 
     def prefetch(self, jobs: Iterable[RowJob]) -> int:
         count = 0

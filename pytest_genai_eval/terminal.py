@@ -56,6 +56,8 @@ def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
     )
     for name, family in names:
         base = f"response/{family}/{name}/rating"
+        if metrics.get(f"{base}/percentage") is None and not metrics.get(f"judge/{name}/error_count"):
+            continue  # nothing rated (not run or not applicable): the NOT RUN line says why
         rows.append(
             (
                 name if family == "llm_judged" else f"{name} ({family})",
