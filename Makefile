@@ -18,7 +18,7 @@ example: install
 	$(VENV)/bin/pytest example_suite $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check pytest_genai_eval tests example_suite benchmarks
+	$(VENV)/bin/ruff check pytest_genai_eval tests example_suite $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 # pytest's exit 5 (no tests collected) means the setup is broken: report it as a failure.
