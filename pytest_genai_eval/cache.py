@@ -1,11 +1,15 @@
-"""The verdict cache: one small JSON file per judge answer, keyed by a content hash.
+"""The verdict cache: judge answers on disk, keyed by a content hash.
 
 The key covers everything that could change the answer: the endpoint's model, the prompt
 version, the sampling parameters, the repeat index, the schema and the exact rendered messages.
-Writes go to a temporary file in the same directory and are renamed into place, so several
-processes (xdist workers, CI shards on a shared cache) can write at once; a reader sees a whole
-entry or none. An entry that cannot be read or does not match its key is ignored, counted and
-reported, never trusted.
+
+Storage is a directory of append-only segment files (``verdicts/seg-*.jsonl``), one per writing
+process, so several processes (xdist workers, CI shards sharing a cache) never write the same
+file and nothing needs a lock. Each line is one entry carrying its key and a checksum of its
+content; the index is read once, on the first lookup. A line that does not parse or whose
+checksum does not match is ignored, counted and reported, never trusted; an unterminated last
+line (another process is writing it) is simply not there yet. Old segments are compacted into
+one file, written to a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 CacheMode = Literal["use", "refresh", "off", "ci"]
 CACHE_MODES: tuple[CacheMode, ...] = ("use", "refresh", "off", "ci")
-FORMAT = 1
+FORMAT = 2
+COMPACT_AFTER = 32  # segments
+COMPACT_MIN_AGE = 600.0  # seconds since a segment was last written
 
 
 class CacheMiss(Exception):
@@ -41,7 +48,6 @@ def cache_key(
     sample: int,
 ) -> str:
     payload = {
-        "format": FORMAT,
         "model": model,
         "prompt_version": prompt_version,
         "temperature": temperature,
@@ -52,6 +58,11 @@ def cache_key(
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _checksum(key: str, entry: Mapping[str, Any]) -> str:
+    blob = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{key}\x00{blob}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -68,7 +79,7 @@ class CacheStats:
             "misses": self.misses,
             "writes": self.writes,
             "corrupt": self.corrupt,
-            "corrupt_paths": self.corrupt_paths[:20],
+            "corrupt_paths": sorted(set(self.corrupt_paths))[:20],
         }
 
 
@@ -80,6 +91,8 @@ class VerdictCache:
         self.mode: CacheMode = mode
         self.stats = CacheStats()
         self._lock = threading.Lock()
+        self._index: dict[str, dict[str, Any]] | None = None
+        self._segment: IO[bytes] | None = None
 
     @property
     def reads(self) -> bool:
@@ -89,67 +102,128 @@ class VerdictCache:
     def writes(self) -> bool:
         return self.mode in ("use", "refresh", "ci")
 
-    def _path(self, key: str) -> Path:
-        return self.directory / "verdicts" / key[:2] / f"{key}.json"
+    @property
+    def segments_dir(self) -> Path:
+        return self.directory / "verdicts"
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def _load(self) -> dict[str, dict[str, Any]]:
+        index: dict[str, dict[str, Any]] = {}
+        try:
+            paths = sorted(self.segments_dir.glob("seg-*.jsonl"), key=_mtime)
+        except OSError:
+            return index
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue  # compacted away meanwhile: its entries are in the compacted segment
+            lines = data.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            elif lines:
+                lines.pop()  # unterminated: another process is still writing it
+            for line in lines:
+                entry = self._parse(line)
+                if entry is None:
+                    self.stats.corrupt += 1
+                    self.stats.corrupt_paths.append(str(path))
+                else:
+                    index[entry["key"]] = entry  # later segments win (refreshed verdicts)
+        if len(paths) > COMPACT_AFTER:
+            self._compact(paths, index)
+        return index
+
+    @staticmethod
+    def _parse(line: bytes) -> dict[str, Any] | None:
+        try:
+            entry = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+            return None
+        key, check, body = entry.get("key"), entry.get("check"), entry.get("entry")
+        if not isinstance(key, str) or not isinstance(body, dict):
+            return None
+        if not isinstance(body.get("data"), dict) or check != _checksum(key, body):
+            return None
+        return {"key": key, **body}
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached entry, or None (a miss). Corrupt entries count as misses and are reported."""
+        """The cached entry, or None (a miss)."""
         if not self.reads:
             return None
-        path = self._path(key)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            self._count(miss=True)
-            return None
-        except OSError:
-            self._corrupt(path)
-            return None
-        try:
-            entry = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            self._corrupt(path)
-            return None
-        if (
-            not isinstance(entry, dict)
-            or entry.get("key") != key
-            or entry.get("format") != FORMAT
-            or not isinstance(entry.get("data"), dict)
-        ):
-            self._corrupt(path)
-            return None
-        self._count(hit=True)
-        return entry
+        with self._lock:
+            if self._index is None:
+                self._index = self._load()
+            entry = self._index.get(key)
+            if entry is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+            return entry
 
+    # ---- writing ---------------------------------------------------------------------------------
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
         if not self.writes:
             return
-        path = self._path(key)
-        document = {"format": FORMAT, "key": key, **entry}
-        data = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        body = dict(entry)
+        line = json.dumps(
+            {"format": FORMAT, "key": key, "check": _checksum(key, body), "entry": body},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        with self._lock:
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return  # a cache that cannot be written only costs a future judge call
-        with self._lock:
+                if self._segment is None:
+                    self.segments_dir.mkdir(parents=True, exist_ok=True)
+                    name = f"seg-{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
+                    self._segment = open(self.segments_dir / name, "ab")  # noqa: SIM115
+                self._segment.write(line + b"\n")  # one write: a line is whole or absent
+                self._segment.flush()
+            except OSError:
+                return  # a cache that cannot be written only costs a future judge call
             self.stats.writes += 1
+            if self._index is not None:
+                self._index[key] = {"key": key, **body}
 
-    def _count(self, *, hit: bool = False, miss: bool = False) -> None:
+    def close(self) -> None:
         with self._lock:
-            self.stats.hits += int(hit)
-            self.stats.misses += int(miss)
+            if self._segment is not None:
+                with contextlib.suppress(OSError):
+                    self._segment.close()
+                self._segment = None
 
-    def _corrupt(self, path: Path) -> None:
-        with self._lock:
-            self.stats.corrupt += 1
-            self.stats.misses += 1
-            self.stats.corrupt_paths.append(str(path))
+    def _compact(self, paths: list[Path], index: dict[str, dict[str, Any]]) -> None:
+        now = time.time()
+        old = [p for p in paths if now - _mtime(p) > COMPACT_MIN_AGE]
+        if len(old) < 2:
+            return
+        target = self.segments_dir / f"seg-compact-{uuid.uuid4().hex[:12]}.jsonl"
+        tmp = target.with_suffix(".tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                for key, entry in index.items():
+                    body = {k: v for k, v in entry.items() if k != "key"}
+                    record = {
+                        "format": FORMAT,
+                        "key": key,
+                        "check": _checksum(key, body),
+                        "entry": body,
+                    }
+                    handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+            os.replace(tmp, target)
+            os.utime(target, (_mtime(old[-1]), _mtime(old[-1])))
+            for path in old:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -127,6 +127,8 @@ class Engine:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+        if self.settings.cache is not None:
+            self.settings.cache.close()
         if not thread.is_alive():
             loop.close()
         self._loop = self._thread = None

@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -323,9 +324,15 @@ class ChatClient:
         if settings.api_key:
             headers["Authorization"] = f"Bearer {settings.api_key.reveal()}"
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        # One TLS context shared by all clients (building one costs tens of milliseconds), and
+        # none at all for plain-HTTP endpoints such as a local judge on 127.0.0.1.
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context() if settings.chat_url.startswith("https:") else False
+        )
         self._clients = [
             httpx.AsyncClient(
                 headers=headers,
+                verify=verify,
                 # No pool timeout: waiting for a free connection is the caller's concurrency, not
                 # a slow server.
                 timeout=httpx.Timeout(settings.timeout, pool=None),

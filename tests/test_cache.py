@@ -100,10 +100,11 @@ def test_ci_mode_fails_on_a_miss_instead_of_calling(pytester: pytest.Pytester, j
 def test_corrupt_entry_is_ignored_and_reported(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
     pytester.makefile(".yaml", genai_c=SUITE)
     pytester.runpytest().assert_outcomes(passed=2)
-    entries = sorted((pytester.path / ".genai-cache").rglob("*.json"))
-    assert len(entries) == 2
-    entries[0].write_text('{"format": 1, "key": "tampered", "data": {"rating": "yes"}}')
-    entries[1].write_text("{ not json")
+    (segment,) = sorted((pytester.path / ".genai-cache" / "verdicts").glob("seg-*.jsonl"))
+    first, _second = segment.read_text().splitlines()
+    tampered = json.loads(first)
+    tampered["entry"]["data"]["rating"] = "no"  # content no longer matches its checksum
+    segment.write_text(json.dumps(tampered) + "\n" + "{ not json\n")
     judge.on(judge="correctness", rating="no", rationale="actually wrong")
     result = pytester.runpytest()
     result.assert_outcomes(failed=2)  # the judge was asked again, the cache not trusted
@@ -111,16 +112,57 @@ def test_corrupt_entry_is_ignored_and_reported(pytester: pytest.Pytester, judge:
     assert _doc(pytester)["cache"]["corrupt"] == 2
 
 
-def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
-    import concurrent.futures
-
+def test_unterminated_line_from_a_writer_is_not_corrupt(tmp_path: Path) -> None:
     cache = VerdictCache(tmp_path, "use")
+    cache.put("a" * 64, {"data": {"rating": "yes"}, "model": "m"})
+    cache.close()
+    (segment,) = (tmp_path / "verdicts").glob("seg-*.jsonl")
+    with segment.open("ab") as handle:
+        handle.write(b'{"format": 2, "key": "bbbb')  # another process mid-write
+    reader = VerdictCache(tmp_path, "use")
+    assert reader.get("a" * 64) is not None
+    assert reader.stats.corrupt == 0
 
-    def write(i: int) -> None:
-        cache.put("ab" + "0" * 62, {"data": {"rating": "yes", "rationale": "x" * (i * 100)}, "model": "m"})
 
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(write, range(40)))
-    entry = cache.get("ab" + "0" * 62)
-    assert entry is not None and entry["data"]["rating"] == "yes"
-    assert not list(tmp_path.rglob(".tmp-*"))
+def test_concurrent_writers_in_several_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from pytest_genai_eval.cache import VerdictCache\n"
+        "c = VerdictCache(Path(sys.argv[1]), 'use')\n"
+        "for i in range(300):\n"
+        "    c.put(f'{sys.argv[2]}{i:063d}', {'data': {'rating': 'yes', 'i': i}, 'model': 'm'})\n"
+        "c.close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(n)]) for n in range(4)
+    ]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    cache = VerdictCache(tmp_path, "use")
+    for n in range(4):
+        for i in (0, 150, 299):
+            entry = cache.get(f"{n}{i:063d}")
+            assert entry is not None and entry["data"]["i"] == i
+    assert cache.stats.corrupt == 0
+    assert len(list((tmp_path / "verdicts").glob("seg-*.jsonl"))) == 4
+
+
+def test_old_segments_are_compacted(tmp_path: Path) -> None:
+    import os
+
+    from pytest_genai_eval import cache as cache_mod
+
+    for n in range(cache_mod.COMPACT_AFTER + 3):
+        writer = VerdictCache(tmp_path, "use")
+        writer.put(f"{n:064d}", {"data": {"rating": "yes"}, "model": "m"})
+        writer.close()
+    old = 10 * cache_mod.COMPACT_MIN_AGE
+    for path in (tmp_path / "verdicts").glob("seg-*.jsonl"):
+        os.utime(path, (path.stat().st_mtime - old, path.stat().st_mtime - old))
+    reader = VerdictCache(tmp_path, "use")
+    assert reader.get(f"{0:064d}") is not None
+    segments = list((tmp_path / "verdicts").glob("seg-*.jsonl"))
+    assert len(segments) == 1
+    again = VerdictCache(tmp_path, "use")
+    assert all(again.get(f"{n:064d}") is not None for n in range(cache_mod.COMPACT_AFTER + 3))
