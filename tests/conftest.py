@@ -27,6 +27,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _inner_sessions_settle_asyncio(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inner pytest sessions (pytester) have no ini file: settle pytest-asyncio's loop scope so it
+    does not warn in every one of them. Set after pytester, which clears PYTEST_ADDOPTS."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+
+
 @pytest.fixture
 def judge(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedJudge]:
     """A scripted judge, configured for the pytest runs a test starts."""
