@@ -21,9 +21,9 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pytest_genai_eval.metrics import (
     OVERALL,
@@ -131,14 +131,6 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _columns(records: Sequence[dict[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for record in records:
-        for key in record:
-            seen.setdefault(key, None)
-    return list(seen)
-
-
 # ---- atomic writes ---------------------------------------------------------------------------
 def _fsync_directory(directory: Path) -> None:
     """Persist the rename itself (POSIX); silently skipped where directories can't be opened."""
@@ -172,48 +164,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def _jsonl_bytes(records: Sequence[dict[str, Any]]) -> bytes:
-    return "".join(_dumps(record) + "\n" for record in records).encode("utf-8")
-
-
-def _csv_bytes(records: Sequence[dict[str, Any]], columns: list[str]) -> bytes:
-    buffer = io.StringIO()
-    if columns:
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for record in records:
-            row = [_cell(record.get(column)) for column in columns]
-            writer.writerow(["" if value is None else value for value in row])
-    return buffer.getvalue().encode("utf-8")
-
-
-def _parquet_column(values: list[Any]) -> Any:
-    """A pyarrow array for one column; mixed-type columns fall back to text."""
-    import pyarrow as pa
-
-    present = {type(v) for v in values if v is not None}
-    if len(present) <= 1 or present <= {int, float}:
-        try:
-            return pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            pass
-    text = [None if v is None else v if isinstance(v, str) else _dumps(v) for v in values]
-    return pa.array(text, type=pa.string())
-
-
-def _parquet_bytes(records: Sequence[dict[str, Any]], columns: list[str]) -> bytes | None:
-    """Parquet file contents, or None when pyarrow is not installed."""
+def _atomic_stream(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Like :func:`_atomic_write`, for content produced piece by piece."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        return None
-    arrays = [_parquet_column([_cell(r.get(column)) for r in records]) for column in columns]
-    table = pa.Table.from_arrays(arrays, names=columns)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_directory(path.parent)
 
 
 def write_results(
@@ -224,34 +190,106 @@ def write_results(
 
     ``document`` is not modified; the written copy gets ``"rows"`` (and ``schema_version`` when the
     caller left it out). The JSON document is written last, so its presence means the per-row
-    tables next to it are complete.
+    tables next to it are complete. Every file is streamed row by row, so memory stays flat for
+    large runs.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    records = [row_record(r) for r in results]
-    columns = _columns(records)
     written: dict[str, Path] = {}
+    columns: dict[str, set[type]] = {}
+
+    def jsonl(handle: BinaryIO) -> None:
+        for result in results:
+            record = row_record(result)
+            for key, value in record.items():
+                kinds = columns.setdefault(key, set())
+                if value is not None:
+                    kinds.add(type(_cell(value)))
+            handle.write((_dumps(record) + "\n").encode("utf-8"))
 
     path = directory / JSONL_NAME
-    _atomic_write(path, _jsonl_bytes(records))
+    _atomic_stream(path, jsonl)
     written["jsonl"] = path
 
+    names = list(columns)
+
+    def csv_rows(handle: BinaryIO) -> None:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        if names:
+            writer = csv.writer(text, lineterminator="\n")
+            writer.writerow(names)
+            for result in results:
+                record = row_record(result)
+                row = [_cell(record.get(column)) for column in names]
+                writer.writerow(["" if value is None else value for value in row])
+        text.flush()
+        text.detach()
+
     path = directory / CSV_NAME
-    _atomic_write(path, _csv_bytes(records, columns))
+    _atomic_stream(path, csv_rows)
     written["csv"] = path
 
-    parquet = _parquet_bytes(records, columns)
-    if parquet is not None:
-        path = directory / PARQUET_NAME
-        _atomic_write(path, parquet)
-        written["parquet"] = path
+    if _write_parquet(directory / PARQUET_NAME, results, columns):
+        written["parquet"] = directory / PARQUET_NAME
 
-    full: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **document}
-    full["rows"] = [r.to_dict() for r in results]
+    head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **document}
+    head.pop("rows", None)
+
+    def json_document(handle: BinaryIO) -> None:
+        body = _dumps(head, indent=2)
+        handle.write(body[: body.rfind("}")].rstrip().encode("utf-8"))
+        handle.write((',\n  "rows": [' if head else '{\n  "rows": [').encode("utf-8"))
+        for index, result in enumerate(results):
+            prefix = "\n    " if index == 0 else ",\n    "
+            handle.write((prefix + _dumps(result.to_dict())).encode("utf-8"))
+        handle.write(("\n  ]\n}\n" if results else "]\n}\n").encode("utf-8"))
+
     path = directory / JSON_NAME
-    _atomic_write(path, (_dumps(full, indent=2) + "\n").encode("utf-8"))
+    _atomic_stream(path, json_document)
     written["json"] = path
     return written
+
+
+def _write_parquet(path: Path, results: Sequence[RowResult], columns: dict[str, set[type]]) -> bool:
+    """The per-row table as Parquet, in batches with one schema; False without pyarrow."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    fields = []
+    for name, kinds in columns.items():
+        if kinds == {bool}:
+            kind = pa.bool_()
+        elif kinds and kinds <= {int}:
+            kind = pa.int64()
+        elif kinds and kinds <= {int, float}:
+            kind = pa.float64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(name, kind))
+    schema = pa.schema(fields)
+
+    def convert(value: Any, kind: Any) -> Any:
+        value = _cell(value)
+        if value is None:
+            return None
+        if kind == pa.string() and not isinstance(value, str):
+            return _dumps(value)
+        return value
+
+    def write(handle: BinaryIO) -> None:
+        with pq.ParquetWriter(handle, schema) as writer:
+            for start in range(0, max(len(results), 1), 2000):
+                batch = [row_record(r) for r in results[start : start + 2000]]
+                arrays = [
+                    pa.array([convert(rec.get(f.name), f.type) for rec in batch], type=f.type)
+                    for f in fields
+                ]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+    _atomic_stream(path, write)
+    return True
 
 
 # ---- reading back ----------------------------------------------------------------------------
