@@ -56,6 +56,15 @@ class Progress:
     failed: int = 0
     cache_hits: int = 0
     started: float = field(default_factory=time.perf_counter)
+    first_submit: float | None = None
+    last_done: float | None = None
+
+    @property
+    def evaluation_seconds(self) -> float | None:
+        """Wall time from the first row submitted to the last row done."""
+        if self.first_submit is None or self.last_done is None:
+            return None
+        return max(0.0, self.last_done - self.first_submit)
 
     def eta_seconds(self) -> float | None:
         if self.done == 0 or self.submitted <= self.done:
@@ -165,6 +174,8 @@ class Engine:
             future = asyncio.run_coroutine_threadsafe(self._evaluate(job), self._loop)
             self._futures[job.key] = future
             self.progress.submitted += 1
+            if self.progress.first_submit is None:
+                self.progress.first_submit = time.perf_counter()
             return future
 
     def result(self, job: RowJob) -> RowResult:
@@ -209,6 +220,7 @@ class Engine:
                 )
             progress = self.progress
             progress.done += 1
+            progress.last_done = time.perf_counter()
             progress.errors += int(result.status == "error")
             progress.failed += int(result.status == "fail")
             progress.cache_hits += sum(1 for a in result.assessments if a.cached)

@@ -71,6 +71,7 @@ class GenAISession:
     progress_sink: Callable[[str], None] | None = None
     baseline: tuple[dict[str, Any], list[RowResult]] | None = None
     merged_judge_calls: int = 0
+    merged_evaluation_seconds: float | None = None
     merged_cache: dict[str, int] = field(default_factory=dict)
     engine: Engine = field(init=False)
 
@@ -163,8 +164,17 @@ class GenAISession:
         runner = self.engine.runner if self.engine.started else None
         return (runner.calls if runner else 0) + self.merged_judge_calls
 
+    @property
+    def evaluation_seconds(self) -> float | None:
+        """Wall time of the evaluation (first row submitted to last row done; under xdist the
+        longest worker's)."""
+        own = self.engine.progress.evaluation_seconds
+        spans = [s for s in (own, self.merged_evaluation_seconds) if s is not None]
+        return round(max(spans), 3) if spans else None
+
     def worker_output(self) -> dict[str, Any]:
         return {
+            "evaluation_seconds": self.engine.progress.evaluation_seconds,
             "judge_calls": self.judge_calls,
             "cache": self.cache_summary(),
             "results": [r.to_dict() for r in self.results.values()],
@@ -174,6 +184,9 @@ class GenAISession:
 
     def merge_worker_output(self, data: dict[str, Any]) -> None:
         self.merged_judge_calls += int(data.get("judge_calls") or 0)
+        span = data.get("evaluation_seconds")
+        if span is not None:
+            self.merged_evaluation_seconds = max(self.merged_evaluation_seconds or 0.0, float(span))
         cache = data.get("cache") or {}
         for key in ("hits", "misses", "writes", "corrupt"):
             self.merged_cache[key] = self.merged_cache.get(key, 0) + int(cache.get(key) or 0)
@@ -251,6 +264,7 @@ class GenAISession:
             "config": self.settings.public_dict(),
             "cache": self.cache_summary(),
             "judge_calls": self.judge_calls,
+            "evaluation_seconds": self.evaluation_seconds,
             "metrics": metrics,
             "suites": {
                 name: {
