@@ -6,12 +6,12 @@ Built from a suite file (YAML, TOML or JSON, collected by pytest) or from the Py
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import tomllib
 import yaml
 
@@ -93,6 +93,12 @@ def _str_list(value: Any, where: str) -> list[str]:
     return out
 
 
+def _is_dataframe(value: Any) -> bool:
+    # pandas is imported only if the caller already did: plugin start-up stays light
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
 def build_suite(
     *,
     name: str,
@@ -122,7 +128,7 @@ def build_suite(
     where = source or name
     if isinstance(data, (str, Path)):
         rows = load_rows(data, base_dir=base_dir)
-    elif isinstance(data, pd.DataFrame):
+    elif _is_dataframe(data):
         rows = load_rows(data, name=f"{where}: data")
     elif isinstance(data, Sequence):
         rows = load_rows(list(data), name=f"{Path(where).name}: rows" if source else where)
