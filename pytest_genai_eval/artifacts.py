@@ -183,7 +183,11 @@ def _atomic_stream(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 
 def write_results(
-    directory: Path, document: dict[str, Any], results: Sequence[RowResult]
+    directory: Path,
+    document: dict[str, Any],
+    results: Sequence[RowResult],
+    *,
+    parquet: bool = True,
 ) -> dict[str, Path]:
     """Write the results directory; returns ``{"jsonl"|"csv"|"parquet"|"json": path}`` for the
     files written (no ``"parquet"`` without pyarrow).
@@ -229,7 +233,7 @@ def write_results(
     _atomic_stream(path, csv_rows)
     written["csv"] = path
 
-    if _write_parquet(directory / PARQUET_NAME, results, columns):
+    if parquet and _write_parquet(directory / PARQUET_NAME, results, columns):
         written["parquet"] = directory / PARQUET_NAME
 
     head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **document}

@@ -210,6 +210,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="Do not record this run in the history database.",
     )
 
+    group.addoption(
+        "--genai-parquet",
+        dest="genai_parquet",
+        action="store_true",
+        default=None,
+        help="Also write the per-row table as eval_results.parquet (needs pyarrow).",
+    )
+
     parser.addini("genai_judge_base_url", "OpenAI-compatible base URL of the judge.", default=None)
     parser.addini("genai_judge_model", "Judge model name.", default=None)
     parser.addini("genai_judge_timeout", "Timeout of one judge call in seconds.", default=None)
@@ -235,6 +243,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "genai_baseline_force", "Gate on incompatible baselines.", type="bool", default=False
     )
+    parser.addini("genai_parquet", "Also write eval_results.parquet.", type="bool", default=False)
     parser.addini("genai_history_db", "SQLite run history path.", default=None)
     parser.addini("genai_progress_interval", "Seconds between progress lines.", default=None)
     parser.addini(
@@ -268,6 +277,7 @@ class RunSettings:
     baseline_rules: RegressionRules = field(default_factory=RegressionRules)
     history_db: Path | None = None
     rootdir: Path | None = None
+    parquet: bool = False
 
     def shown(self, path: Path | None) -> str | None:
         """Paths in artifacts are relative to the rootdir when inside it (artifacts travel)."""
@@ -484,6 +494,11 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         baseline_rules=rules,
         history_db=history_db,
         rootdir=config.rootpath,
+        parquet=bool(
+            getattr(opt, "genai_parquet", None)
+            if getattr(opt, "genai_parquet", None) is not None
+            else config.getini("genai_parquet")
+        ),
         progress_interval=_number(
             config.getini("genai_progress_interval") or 5.0, float, "genai_progress_interval"
         ),

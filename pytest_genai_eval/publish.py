@@ -55,10 +55,11 @@ def publish(
     history_db: Path | None,
     git_cwd: Path,
     update_baseline: Path | None,
+    parquet: bool = False,
 ) -> Published:
     out = Published()
     try:
-        out.artifact = write_results(results_dir, document, results)["json"]
+        out.artifact = write_results(results_dir, document, results, parquet=parquet)["json"]
     except OSError as exc:
         out.warnings.append(f"could not write results to {results_dir}: {exc}")
         return out

@@ -235,6 +235,7 @@ class GenAISession:
                 history_db=self.settings.history_db,
                 git_cwd=self.settings.results_dir.parent,
                 update_baseline=self.settings.baseline if self.settings.update_baseline else None,
+                parquet=self.settings.parquet,
             )
         self.finish_state = Finish(
             outcome.gate,

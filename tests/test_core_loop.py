@@ -310,3 +310,15 @@ rows:
     assert "<<<END RESPONSE>>>" not in call.sections["response"]
     assert call.sections["expected_response"] == "hello"
     assert call.response_format is not None and call.response_format["type"] == "json_schema"
+
+
+def test_parquet_table_on_request(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
+    import pandas as pd
+
+    write_suite(pytester)
+    pytester.runpytest()
+    assert not (pytester.path / "genai-results" / "eval_results.parquet").exists()
+    pytester.runpytest("--genai-parquet")
+    frame = pd.read_parquet(pytester.path / "genai-results" / "eval_results.parquet")
+    assert sorted(frame["request_id"]) == ["capital", "greeting", "refund"]
+    assert set(frame["response/llm_judged/correctness/rating"].dropna()) == {"yes"}
