@@ -314,6 +314,7 @@ rows:
 
 def test_parquet_table_on_request(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
     import pandas as pd
+    import pyarrow.parquet  # noqa: F401  (imported out here: pytester unloads what runs import)
 
     write_suite(pytester)
     pytester.runpytest()
