@@ -314,12 +314,12 @@ rows:
 
 def test_parquet_table_on_request(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
     import pandas as pd
-    import pyarrow.parquet  # noqa: F401  (imported out here: pytester unloads what runs import)
 
     write_suite(pytester)
-    pytester.runpytest()
+    # subprocesses: an in-process run would load and then unload pyarrow's pandas extensions
+    pytester.runpytest_subprocess()
     assert not (pytester.path / "genai-results" / "eval_results.parquet").exists()
-    pytester.runpytest("--genai-parquet")
+    pytester.runpytest_subprocess("--genai-parquet")
     frame = pd.read_parquet(pytester.path / "genai-results" / "eval_results.parquet")
     assert sorted(frame["request_id"]) == ["capital", "greeting", "refund"]
     assert set(frame["response/llm_judged/correctness/rating"].dropna()) == {"yes"}
