@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas  # noqa: F401
+import pyarrow.parquet  # noqa: F401
 import pytest
 
 from pytest_genai_eval.testing import ScriptedJudge
+
+# pandas and pyarrow are loaded once here, before any in-process pytester run: pytester unloads
+# the modules a run imported, and pandas re-registers its pyarrow extension types on a re-import.
 
 pytest_plugins = ["pytester"]
 
