@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pandas  # noqa: F401
-import pyarrow.parquet  # noqa: F401
+import pandas
+import pyarrow
 import pytest
 
 from pytest_genai_eval.testing import ScriptedJudge
 
 # pandas and pyarrow are loaded once here, before any in-process pytester run: pytester unloads
 # the modules a run imported, and pandas re-registers its pyarrow extension types on a re-import.
+pyarrow.Table.from_pandas(pandas.DataFrame({"warm": [1]}))
+pandas.io.parquet.get_engine("pyarrow")  # registers pandas' pyarrow extension types, once
 
 pytest_plugins = ["pytester"]
 
