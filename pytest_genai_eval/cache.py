@@ -60,8 +60,12 @@ def cache_key(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _checksum(key: str, entry: Mapping[str, Any]) -> str:
-    blob = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _blob(entry: Mapping[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _checksum(key: str, entry: Mapping[str, Any], blob: str | None = None) -> str:
+    blob = _blob(entry) if blob is None else blob
     return hashlib.sha256(f"{key}\x00{blob}".encode()).hexdigest()[:16]
 
 
@@ -168,19 +172,19 @@ class VerdictCache:
         if not self.writes:
             return
         body = dict(entry)
-        line = json.dumps(
-            {"format": FORMAT, "key": key, "check": _checksum(key, body), "entry": body},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode("utf-8")
+        blob = _blob(body)
+        check = _checksum(key, body, blob)
+        line = (f'{{"format":{FORMAT},"key":"{key}","check":"{check}","entry":{blob}}}').encode()
         with self._lock:
             try:
                 if self._segment is None:
                     self.segments_dir.mkdir(parents=True, exist_ok=True)
                     name = f"seg-{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
-                    self._segment = open(self.segments_dir / name, "ab")  # noqa: SIM115
-                self._segment.write(line + b"\n")  # one write: a line is whole or absent
-                self._segment.flush()
+                    self._segment = open(  # noqa: SIM115
+                        self.segments_dir / name, "ab", buffering=64 * 1024
+                    )
+                # whole lines only; flushed by the buffer and at close (one syscall per 64 KiB)
+                self._segment.write(line + b"\n")
             except OSError:
                 return  # a cache that cannot be written only costs a future judge call
             self.stats.writes += 1

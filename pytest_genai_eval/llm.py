@@ -30,6 +30,7 @@ import httpx
 from jsonschema import validators as schema_validators
 from jsonschema.exceptions import best_match
 
+from .http11 import FastHTTPTransport
 from .results import TokenUsage
 
 __all__ = [
@@ -255,13 +256,14 @@ def extract_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _read_json(content: str, schema: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """The reply's JSON object if it validates against ``schema``, else ``(None, reason)``."""
+def _read_json(content: str, validator: Any) -> tuple[dict[str, Any] | None, str]:
+    """The reply's JSON object if ``validator`` accepts it, else ``(None, reason)``."""
     data = extract_json_object(content)
     if data is None:
         return None, "the reply contains no JSON object"
-    validator_class = schema_validators.validator_for(schema)
-    error = best_match(validator_class(schema).iter_errors(data))
+    if validator.is_valid(data):
+        return data, ""
+    error = best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "the top level"
         return None, f"the JSON does not match the schema at {where}: {error.message}"
@@ -309,6 +311,7 @@ class ChatClient:
         pool_size: int = 8,
         clients: int = 1,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        fast_transport: bool = True,
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be >= 1")
@@ -329,6 +332,7 @@ class ChatClient:
         verify: ssl.SSLContext | bool = (
             ssl.create_default_context() if settings.chat_url.startswith("https:") else False
         )
+        plain = settings.chat_url.startswith("http:")
         self._clients = [
             httpx.AsyncClient(
                 headers=headers,
@@ -338,10 +342,17 @@ class ChatClient:
                 timeout=httpx.Timeout(settings.timeout, pool=None),
                 limits=limits,
                 follow_redirects=False,
+                # plain HTTP (local judges): the lean keep-alive transport, a fraction of the CPU
+                transport=(
+                    FastHTTPTransport(max_connections=pool_size, timeout=settings.timeout)
+                    if plain and fast_transport
+                    else None
+                ),
             )
             for _ in range(clients)
         ]
         self._slots = [asyncio.Semaphore(pool_size) for _ in range(clients)]
+        self._validators: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         s = self.settings
@@ -507,6 +518,15 @@ class ChatClient:
                 continue
             return reply, mode
 
+    def _validator(self, schema: dict[str, Any]) -> Any:
+        """One compiled validator per distinct schema, kept by this client."""
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = schema_validators.validator_for(schema)(schema)
+            self._validators[key] = validator
+        return validator
+
     async def complete_json(
         self, messages: list[dict[str, Any]], schema: dict[str, Any], *, schema_name: str
     ) -> JsonReply:
@@ -523,9 +543,10 @@ class ChatClient:
             LLMHTTPError, LLMError: as :meth:`chat`.
         """
         started = time.perf_counter()
+        validator = self._validator(schema)
         reply, mode = await self._chat_structured(messages, schema, schema_name)
         usage = reply.usage
-        data, reason = _read_json(reply.content, schema)
+        data, reason = _read_json(reply.content, validator)
         repaired = False
         if data is None:
             repair_messages = [
@@ -542,7 +563,7 @@ class ChatClient:
             ]
             reply, mode = await self._chat_structured(repair_messages, schema, schema_name)
             usage = usage + reply.usage
-            data, reason = _read_json(reply.content, schema)
+            data, reason = _read_json(reply.content, validator)
             repaired = True
             if data is None:
                 raise LLMOutputError(
