@@ -117,9 +117,12 @@ def _sanitize(value: Any) -> Any:
 
 
 def _dumps(value: Any, *, indent: int | None = None) -> str:
-    return json.dumps(
-        _sanitize(value), ensure_ascii=False, indent=indent, allow_nan=False, default=str
-    )
+    try:  # the common case: already JSON-safe, no copy needed
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False, default=str)
+    except (ValueError, TypeError):  # non-finite floats, non-string keys
+        return json.dumps(
+            _sanitize(value), ensure_ascii=False, indent=indent, allow_nan=False, default=str
+        )
 
 
 def _cell(value: Any) -> Any:
