@@ -95,7 +95,7 @@ class VerdictCache:
         self.mode: CacheMode = mode
         self.stats = CacheStats()
         self._lock = threading.Lock()
-        self._index: dict[str, dict[str, Any]] | None = None
+        self._index: dict[str, bytes] | None = None
         self._segment: IO[bytes] | None = None
 
     @property
@@ -111,8 +111,10 @@ class VerdictCache:
         return self.directory / "verdicts"
 
     # ---- reading ---------------------------------------------------------------------------------
-    def _load(self) -> dict[str, dict[str, Any]]:
-        index: dict[str, dict[str, Any]] = {}
+    def _load(self) -> dict[str, bytes]:
+        """key -> the entry's raw line. Lines are parsed and verified only when looked up, so a
+        large cache costs little memory; a line without a readable key is counted corrupt now."""
+        index: dict[str, bytes] = {}
         try:
             paths = sorted(self.segments_dir.glob("seg-*.jsonl"), key=_mtime)
         except OSError:
@@ -123,17 +125,14 @@ class VerdictCache:
             except OSError:
                 continue  # compacted away meanwhile: its entries are in the compacted segment
             lines = data.split(b"\n")
-            if lines and lines[-1] == b"":
-                lines.pop()
-            elif lines:
-                lines.pop()  # unterminated: another process is still writing it
+            lines.pop()  # "" after the last newline, or an unterminated line still being written
             for line in lines:
-                entry = self._parse(line)
-                if entry is None:
+                key = _line_key(line)
+                if key is None:
                     self.stats.corrupt += 1
                     self.stats.corrupt_paths.append(str(path))
                 else:
-                    index[entry["key"]] = entry  # later segments win (refreshed verdicts)
+                    index[key] = line  # later segments win (refreshed verdicts)
         if len(paths) > COMPACT_AFTER:
             self._compact(paths, index)
         return index
@@ -154,13 +153,19 @@ class VerdictCache:
         return {"key": key, **body}
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The cached entry, or None (a miss)."""
+        """The cached entry, or None (a miss). A corrupt entry is reported and is a miss."""
         if not self.reads:
             return None
         with self._lock:
             if self._index is None:
                 self._index = self._load()
-            entry = self._index.get(key)
+            line = self._index.get(key)
+            entry = self._parse(line) if line is not None else None
+            if line is not None and (entry is None or entry["key"] != key):
+                entry = None
+                self.stats.corrupt += 1
+                self.stats.corrupt_paths.append(str(self.segments_dir))
+                del self._index[key]
             if entry is None:
                 self.stats.misses += 1
             else:
@@ -189,7 +194,7 @@ class VerdictCache:
                 return  # a cache that cannot be written only costs a future judge call
             self.stats.writes += 1
             if self._index is not None:
-                self._index[key] = {"key": key, **body}
+                self._index[key] = line
 
     def close(self) -> None:
         with self._lock:
@@ -198,7 +203,7 @@ class VerdictCache:
                     self._segment.close()
                 self._segment = None
 
-    def _compact(self, paths: list[Path], index: dict[str, dict[str, Any]]) -> None:
+    def _compact(self, paths: list[Path], index: dict[str, bytes]) -> None:
         now = time.time()
         old = [p for p in paths if now - _mtime(p) > COMPACT_MIN_AGE]
         if len(old) < 2:
@@ -207,15 +212,8 @@ class VerdictCache:
         tmp = target.with_suffix(".tmp")
         try:
             with open(tmp, "wb") as handle:
-                for key, entry in index.items():
-                    body = {k: v for k, v in entry.items() if k != "key"}
-                    record = {
-                        "format": FORMAT,
-                        "key": key,
-                        "check": _checksum(key, body),
-                        "entry": body,
-                    }
-                    handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+                for line in index.values():
+                    handle.write(line + b"\n")
             os.replace(tmp, target)
             os.utime(target, (_mtime(old[-1]), _mtime(old[-1])))
             for path in old:
@@ -224,6 +222,28 @@ class VerdictCache:
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+_KEY_PREFIX = b'{"format":%d,"key":"' % FORMAT
+
+
+def _line_key(line: bytes) -> str | None:
+    """The key of a segment line, read without parsing the line (verified on lookup)."""
+    if not line.startswith(_KEY_PREFIX):
+        try:  # a line written by another JSON encoder: parse it
+            entry = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        key = entry.get("key") if isinstance(entry, dict) else None
+        return key if isinstance(key, str) else None
+    start = len(_KEY_PREFIX)
+    key = line[start : start + 64]
+    if len(key) != 64 or line[start + 64 : start + 65] != b'"':
+        return None
+    try:
+        return key.decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 def _mtime(path: Path) -> float:
