@@ -38,6 +38,7 @@ from .stats import percentile
 __all__ = ("REPORT_NAME", "render_html", "word_diff", "write_html")
 
 REPORT_NAME = "report.html"
+MAX_ROWS_SHOWN = 2000
 OVERALL = "response/overall_assessment/rating/percentage"
 _DIFF_TOKEN_LIMIT = 6000
 
@@ -931,12 +932,30 @@ def _rows_section(rows: Sequence[RowResult], comparison: Comparison | None) -> s
     controls += (
         '<input type="search" id="row-search" placeholder="filter rows by text…" '
         'aria-label="filter rows by text">'
-        f'<span class="muted">showing <b id="shown-count">{len(rows)}</b> of {len(rows)}</span>'
+        f'<span class="muted">showing <b id="shown-count">{{listed}}</b> of {len(rows)}</span>'
         "</div>"
     )
-    body = "".join(_row_html(r, changes.get(r.key)) for r in ordered)
+    # A browser page with tens of thousands of rows helps nobody: every failing, erroring or
+    # changed row is shown, then passing rows up to MAX_ROWS_SHOWN; the tables have them all.
+    important = sum(
+        1
+        for r in rows
+        if r.status in ("fail", "error")
+        or ((c := changes.get(r.key)) is not None and (c.kind != "unchanged" or c.response_changed))
+    )
+    shown = ordered[: max(MAX_ROWS_SHOWN, important)]
+    omitted = len(rows) - len(shown)
+    body = "".join(_row_html(r, changes.get(r.key)) for r in shown)
+    controls = controls.replace("{listed}", str(len(shown)))
+    note = (
+        f'<p class="muted">{omitted} passing, unchanged row(s) are not listed on this page; '
+        "every row is in eval_results.csv and eval_results.jsonl.</p>"
+        if omitted
+        else ""
+    )
     return (
         f'<h2 id="rows">Rows ({len(rows)})</h2>'
+        + note
         + controls
         + '<table id="rows-table"><colgroup><col class="c-status"><col class="c-id"><col>'
         '<col class="c-judges"></colgroup><thead><tr><th>status</th><th>row</th>'

@@ -281,3 +281,25 @@ def test_write_html_is_atomic(tmp_path: Path) -> None:
     write_html(target, "<p>y</p>")
     assert target.read_text() == "<p>y</p>"
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_large_runs_list_every_failing_row_and_cap_passing_ones() -> None:
+    from pytest_genai_eval import report_html
+    from pytest_genai_eval.results import Assessment, RowResult
+
+    rows = []
+    for i in range(report_html.MAX_ROWS_SHOWN + 500):
+        rating = "no" if i % 1000 == 7 else "yes"
+        rows.append(
+            RowResult(
+                suite="s",
+                request_id=f"r{i:05d}",
+                row={"request": f"q{i}"},
+                response=f"a{i}",
+                assessments=[Assessment(name="correctness", judge="correctness", rating=rating)],
+            )
+        )
+    page = report_html.render_html({"verdict": {"status": "failed"}}, rows)
+    assert "r00007" in page and "r02007" in page  # failing rows are always listed
+    assert "500 passing, unchanged row(s) are not listed" in page
+    assert f'showing <b id="shown-count">{report_html.MAX_ROWS_SHOWN}</b> of 2500' in page
