@@ -27,8 +27,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpcore  # noqa: F401  (see the note below)
 import httpx
-from jsonschema import validators as schema_validators
-from jsonschema.exceptions import best_match
 
 from .http11 import FastHTTPTransport
 from .results import TokenUsage
@@ -263,6 +261,8 @@ def _read_json(content: str, validator: Any) -> tuple[dict[str, Any] | None, str
         return None, "the reply contains no JSON object"
     if validator.is_valid(data):
         return data, ""
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "the top level"
@@ -523,6 +523,8 @@ class ChatClient:
         key = json.dumps(schema, sort_keys=True)
         validator = self._validators.get(key)
         if validator is None:
+            from jsonschema import validators as schema_validators  # imported on first use
+
             validator = schema_validators.validator_for(schema)(schema)
             self._validators[key] = validator
         return validator

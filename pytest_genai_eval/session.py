@@ -8,18 +8,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import SCHEMA_VERSION
 from .cache import VerdictCache
-from .compare import Comparison, load_baseline
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
 from .gate import GateResult, Threshold
 from .outcome import evaluate_run
-from .publish import Published, apply_comparison, compare_with_baseline, publish
 from .results import RowResult
 from .suite import SuiteSpec
+
+if TYPE_CHECKING:
+    from .compare import Comparison
+    from .publish import Published
 
 
 class DuplicateSuiteError(ValueError):
@@ -202,12 +204,17 @@ class GenAISession:
 
     def load_baseline(self) -> None:
         """Read the baseline before anything runs, so a bad path is a usage error up front."""
+        from .compare import load_baseline
+
         path = self.settings.baseline
         if path is None or (self.settings.update_baseline and not path.exists()):
             return
         self.baseline = load_baseline(path)
 
     def finish(self, *, interrupted: bool, write: bool = True) -> Finish:
+        # reports, comparison and history are needed only now: imported here, not at start-up
+        from .publish import Published, apply_comparison, compare_with_baseline, publish
+
         results = self.ordered_results()
         outcome = evaluate_run(
             results,

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
 import yaml
-from jsonschema import validators as schema_validators
-from jsonschema.exceptions import SchemaError, best_match
 
 from ..results import Assessment, AssessmentKind
 from .base import EvalContext, JudgeConfigError, JudgeRunner, Where, check_name
@@ -189,12 +187,17 @@ class JsonSchema(Check):
     type: ClassVar[str] = "json_schema"
 
     def __post_init__(self) -> None:
+        from jsonschema import validators as schema_validators  # only suites that use it pay
+
         schema_validators.validator_for(self.schema).check_schema(self.schema)
 
     def evaluate(self, ctx: EvalContext) -> tuple[bool, str, dict[str, Any]]:
         data, problem = _load_json(ctx.response or "")
         if problem:
             return False, problem, {}
+        from jsonschema import validators as schema_validators
+        from jsonschema.exceptions import best_match
+
         validator = schema_validators.validator_for(self.schema)(self.schema)
         error = best_match(validator.iter_errors(data))
         if error is None:
@@ -433,6 +436,8 @@ def _json_schema(r: _Reader, name: str, base_dir: Path | None) -> Check:
     r.finish(("schema", "schema_file"))
     if not isinstance(schema, dict):
         raise r.where.error(key, f"a JSON schema must be an object, got {type(schema).__name__}")
+    from jsonschema.exceptions import SchemaError
+
     try:
         return JsonSchema(name=name, schema=schema, schema_file=schema_file)
     except SchemaError as exc:
