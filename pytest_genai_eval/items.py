@@ -31,7 +31,11 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
         try:
-            suite = session.register_suite(load_suite_file(self.path))
+            try:
+                shown = str(self.path.relative_to(self.config.rootpath))
+            except ValueError:
+                shown = str(self.path)
+            suite = session.register_suite(load_suite_file(self.path, shown=shown))
         except (SuiteError, EvalSetError, DuplicateSuiteError) as exc:
             raise SuiteFileError(str(exc)) from None
         for index, row in enumerate(suite.rows):

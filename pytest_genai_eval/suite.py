@@ -228,44 +228,46 @@ def read_suite_file(path: Path) -> dict[str, Any]:
     return doc
 
 
-def load_suite_file(path: Path) -> SuiteSpec:
+def load_suite_file(path: Path, shown: str | None = None) -> SuiteSpec:
+    """``shown``: how messages and artifacts name the file (default: the path as given)."""
+    where = shown or str(path)
     doc = read_suite_file(path)
     unknown = sorted(set(doc) - SUITE_KEYS)
     if unknown:
         raise SuiteError(
-            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
             f"known keys: {', '.join(sorted(SUITE_KEYS))}"
         )
     if ("data" in doc) == ("rows" in doc):
-        raise SuiteError(f"{path}: give exactly one of 'data' (a file) or 'rows' (inline rows)")
+        raise SuiteError(f"{where}: give exactly one of 'data' (a file) or 'rows' (inline rows)")
     data = doc.get("data", doc.get("rows"))
     if "data" in doc and not isinstance(data, str):
-        raise SuiteError(f"{path}: 'data' must be a path to an evaluation set file")
+        raise SuiteError(f"{where}: 'data' must be a path to an evaluation set file")
     if "rows" in doc and not isinstance(data, list):
-        raise SuiteError(f"{path}: 'rows' must be a list of rows")
+        raise SuiteError(f"{where}: 'rows' must be a list of rows")
     judges = doc.get("judges")
     if judges is not None:
-        judges = _str_list(judges, f"{path}: judges")
+        judges = _str_list(judges, f"{where}: judges")
     thresholds = doc.get("thresholds")
     if thresholds is not None and not isinstance(thresholds, Mapping):
-        raise SuiteError(f"{path}: 'thresholds' must be a mapping, e.g. {{overall: 0.9}}")
+        raise SuiteError(f"{where}: 'thresholds' must be a mapping, e.g. {{overall: 0.9}}")
     prompts = doc.get("prompts")
     if prompts is not None and not isinstance(prompts, Mapping):
-        raise SuiteError(f"{path}: 'prompts' must map a judge name to a template file")
+        raise SuiteError(f"{where}: 'prompts' must map a judge name to a template file")
     name = doc.get("name") or _default_name(path)
     if not isinstance(name, str):
-        raise SuiteError(f"{path}: 'name' must be a string")
+        raise SuiteError(f"{where}: 'name' must be a string")
     return build_suite(
         name=name,
         data=data,
         app=doc.get("app"),
         judges=judges,
-        exclude_judges=_str_list(doc.get("exclude_judges", []), f"{path}: exclude_judges"),
+        exclude_judges=_str_list(doc.get("exclude_judges", []), f"{where}: exclude_judges"),
         global_guidelines=doc.get("global_guidelines", []),
         thresholds=thresholds,
         prompts=prompts,
         base_dir=path.parent,
-        source=str(path),
+        source=where,
         description=str(doc.get("description", "")),
         custom_judges=_as_list(doc.get("custom_judges")),
         checks=_as_list(doc.get("checks")),
