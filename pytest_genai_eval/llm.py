@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS: Final = frozenset({408, 409, 429, 500, 502, 503, 504})
 JSON_MODES: Final = ("json_schema", "json_object", "text")
-_FORMAT_REJECTION_STATUS: Final = frozenset({400, 404, 422, 501})
+_FORMAT_REJECTION_STATUS: Final = frozenset({400, 404, 422, 500, 501})  # llama-cpp-python: 500
 _FORMAT_REJECTION_WORDS: Final = (
     "response_format",
     "response format",
@@ -277,7 +277,10 @@ def _format_for(mode: str, schema: dict[str, Any], schema_name: str) -> dict[str
             "json_schema": {"name": schema_name, "schema": schema, "strict": True},
         }
     if mode == "json_object":
-        return {"type": "json_object"}
+        # "schema" beside json_object is how llama-cpp-python constrains the output to a schema
+        # (grammar-based); servers that do not know it ignore it or reject it, and a rejection
+        # falls back to plain text like any other.
+        return {"type": "json_object", "schema": schema}
     return None
 
 
@@ -430,7 +433,16 @@ class ChatClient:
                     return self._read_reply(response, started)
                 excerpt = self._safe(response.text)[:_EXCERPT_CHARS]
                 problem = f"HTTP {status}: {excerpt}"
-                if status not in RETRYABLE_STATUS or attempt >= settings.max_retries:
+                rejected_format = response_format is not None and any(
+                    word in excerpt.lower() for word in _FORMAT_REJECTION_WORDS
+                )
+                if (
+                    status not in RETRYABLE_STATUS
+                    or attempt >= settings.max_retries
+                    # a server that cannot do this response_format (llama-cpp-python answers 500):
+                    # no point retrying, complete_json falls back to the next mode
+                    or (rejected_format and status in _FORMAT_REJECTION_STATUS)
+                ):
                     tried = f" after {attempt + 1} attempts" if attempt else ""
                     raise LLMHTTPError(
                         self._safe(f"chat request to {_public_url(url)} failed{tried}: {problem}"),

@@ -223,7 +223,7 @@ def test_fallback_to_json_object_then_text_is_remembered(judge: ScriptedJudge) -
             "type": "json_schema",
             "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA, "strict": True},
         },
-        {"type": "json_object"},
+        {"type": "json_object", "schema": VERDICT_SCHEMA},
         None,
         None,  # the second call starts where the first ended up
     ]
@@ -233,7 +233,9 @@ def test_fallback_stops_at_json_object_when_that_works(judge: ScriptedJudge) -> 
     judge.reject_response_format("json_schema")
     reply = run_with_client(settings_for(judge), ask_verdict)
     assert reply.mode == "json_object"
-    assert [c.response_format for c in judge.requests][1:] == [{"type": "json_object"}]
+    assert [c.response_format for c in judge.requests][1:] == [
+        {"type": "json_object", "schema": VERDICT_SCHEMA}
+    ]
 
 
 def test_a_fresh_client_starts_with_json_schema_again(judge: ScriptedJudge) -> None:
@@ -554,3 +556,15 @@ def test_scripted_verdicts_round_trip_through_the_client(judge: ScriptedJudge) -
     judge.set_handler(lambda call: Verdict("no", f"saw {call.sections.get('response')}"))
     reply = run_with_client(settings_for(judge), ask_verdict)
     assert reply.data == {"rationale": "saw Paris", "rating": "no"}
+
+
+def test_a_500_that_names_response_format_falls_back_without_retrying(judge: ScriptedJudge) -> None:
+    """llama-cpp-python's server answers an unsupported response_format with HTTP 500."""
+    judge.fail_next(
+        1,
+        status=500,
+        body='{"error": {"message": "response_format.type: Input should be \'text\' or \'json_object\'"}}',
+    )
+    reply = run_with_client(settings_for(judge), ask_verdict)
+    assert reply.mode == "json_object"
+    assert len(judge.requests) == 2  # one rejected call, no retries of it, then json_object
