@@ -371,14 +371,9 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
     except ThresholdError as exc:
         raise ConfigError(str(exc)) from None
 
-    results = _pick(getattr(opt, "genai_results_dir", None), config.getini("genai_results_dir"))
-    results_dir = Path(results) if results else Path("genai-results")
-    if not results_dir.is_absolute():
-        results_dir = (
-            (config.invocation_params.dir / results_dir)
-            if results
-            else (config.rootpath / results_dir)
-        )
+    results_dir = _path_setting(config, "genai_results_dir", None) or (
+        config.rootpath / "genai-results"
+    )
     concurrency_raw = _pick(
         getattr(opt, "genai_concurrency", None), config.getini("genai_concurrency")
     )
@@ -392,10 +387,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
     )
     if cache_mode not in CACHE_MODES:
         raise ConfigError(f"genai_cache must be use, refresh, off or ci, got {cache_mode!r}")
-    cache_raw = _pick(getattr(opt, "genai_cache_dir", None), config.getini("genai_cache_dir"))
-    cache_dir = Path(cache_raw) if cache_raw else config.rootpath / ".genai-cache"
-    if not cache_dir.is_absolute():
-        cache_dir = config.invocation_params.dir / cache_dir
+    cache_dir = _path_setting(config, "genai_cache_dir", None) or config.rootpath / ".genai-cache"
     rpm_raw = _pick(getattr(opt, "genai_rpm", None), config.getini("genai_rpm"))
     rpm = _number(rpm_raw, float, "genai rpm") if rpm_raw is not None else None
     if rpm is not None and rpm <= 0:
@@ -414,17 +406,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         raise ConfigError(f"genai repeat rule must be majority or all, got {repeat_rule!r}")
     shard = parse_shard(getattr(opt, "genai_shard", None))
     progress = str(getattr(opt, "genai_progress", None) or "auto")
-    baseline_raw = _pick(getattr(opt, "genai_baseline", None), config.getini("genai_baseline"))
-    baseline: Path | None = None
-    if baseline_raw:
-        baseline = Path(baseline_raw)
-        if not baseline.is_absolute():
-            base_dir = (
-                config.invocation_params.dir
-                if getattr(opt, "genai_baseline", None)
-                else config.rootpath
-            )
-            baseline = base_dir / baseline
+    baseline = _path_setting(config, "genai_baseline", None)
     update_baseline = bool(getattr(opt, "genai_update_baseline", False))
     if update_baseline and baseline is None:
         raise ConfigError(
@@ -460,16 +442,9 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         raise ConfigError(str(exc)) from None
     history_db: Path | None = None
     if not getattr(opt, "genai_no_history", False):
-        history_raw = _pick(
-            getattr(opt, "genai_history_db", None), config.getini("genai_history_db")
+        history_db = _path_setting(
+            config, "genai_history_db", Path(".genai-cache") / "history.sqlite"
         )
-        history_db = (
-            Path(history_raw)
-            if history_raw
-            else config.rootpath / ".genai-cache" / "history.sqlite"
-        )
-        if not history_db.is_absolute():
-            history_db = config.invocation_params.dir / history_db
     require = getattr(opt, "genai_require_judge", None)
     if require is None:
         require = bool(config.getini("genai_require_judge"))
@@ -503,6 +478,23 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
             config.getini("genai_progress_interval") or 5.0, float, "genai_progress_interval"
         ),
     )
+
+
+def _path_setting(config: pytest.Config, name: str, default: Path | None) -> Path | None:
+    """A path option: relative to where pytest was invoked when given on the command line,
+    relative to the ini file (the rootdir) when given there, the rootdir for the default."""
+    given = getattr(config.option, name, None)
+    if given:
+        path = Path(given)
+        return path if path.is_absolute() else config.invocation_params.dir / path
+    ini = config.getini(name)
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    if ini:
+        path = Path(str(ini))
+        return path if path.is_absolute() else base / path
+    if default is None:
+        return None
+    return default if default.is_absolute() else config.rootpath / default
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

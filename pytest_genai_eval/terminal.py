@@ -99,6 +99,7 @@ def not_run_lines(results: Sequence[RowResult], width: int = 80) -> list[str]:
         return []
     detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
     reason = reasons.most_common(1)[0][0]
+    reason = reason[:1].upper() + reason[1:]
     text = f"NOT RUN: {sum(counts.values())} LLM-judged assessment(s) ({detail}). {reason}"
     return textwrap.wrap(
         text,

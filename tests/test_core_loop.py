@@ -323,3 +323,18 @@ def test_parquet_table_on_request(pytester: pytest.Pytester, judge: ScriptedJudg
     frame = pd.read_parquet(pytester.path / "genai-results" / "eval_results.parquet")
     assert sorted(frame["request_id"]) == ["capital", "greeting", "refund"]
     assert set(frame["response/llm_judged/correctness/rating"].dropna()) == {"yes"}
+
+
+def test_ini_paths_are_relative_to_the_ini_file(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
+    sub = pytester.mkdir("suite_dir")
+    (sub / "pytest.ini").write_text("[pytest]\ngenai_results_dir = out\ngenai_cache_dir = cache\n")
+    (sub / "genai_bot.yaml").write_text(SUITE.format(extra=""))
+    result = pytester.runpytest("suite_dir")  # invoked from the parent directory
+    result.assert_outcomes(passed=3)
+    assert (sub / "out" / "evaluation_results.json").exists()
+    assert (sub / "cache").is_dir()
+    assert not (pytester.path / "out").exists()
+    result.stdout.fnmatch_lines(["*results: suite_dir/out/evaluation_results.json*"])
+    cli = pytester.runpytest("suite_dir", "--genai-results-dir", "here")  # command line: cwd
+    assert (pytester.path / "here" / "evaluation_results.json").exists()
+    assert cli.ret == 0
