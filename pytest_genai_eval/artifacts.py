@@ -151,20 +151,10 @@ def _fsync_directory(directory: Path) -> None:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a
     partial one: temp file in the same directory, flush + fsync, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)  # the umask applies, as for an ordinary file
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_directory(path.parent)
+    def write(handle: BinaryIO) -> None:
+        handle.write(data)
+
+    _atomic_stream(path, write)
 
 
 def _atomic_stream(path: Path, write: Callable[[BinaryIO], None]) -> None:
