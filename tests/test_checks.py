@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_genai_eval.engine import judge_row
-from pytest_genai_eval.judges import EvalContext
-from pytest_genai_eval.results import Assessment, TokenUsage
-from pytest_genai_eval.runner import LLMJudgeRunner
+from pytest_genai_eval.results import Assessment
 from pytest_genai_eval.suite import SuiteError, build_suite
+
+from .judging import by_name, judge_rows
 
 
 def check_rows(
@@ -25,25 +22,11 @@ def check_rows(
     base_dir: Path | None = None,
 ) -> list[dict[str, Assessment]]:
     """Run only the checks (no built-in judges, no judge endpoint) over rows."""
-    suite = build_suite(name="c", data=rows, judges=[], checks=checks, base_dir=base_dir)
-
-    async def go() -> list[dict[str, Assessment]]:
-        runner = LLMJudgeRunner(
-            default=None, missing_reason="no judge", concurrency=2, stopping=threading.Event()
-        )
-        out = []
-        for row in suite.rows:
-            ctx = EvalContext(
-                row=row,
-                response=row.response,
-                retrieved_context=row.retrieved_context,
-                latency_seconds=latency,
-                usage=TokenUsage.from_dict(row.response_usage),
-            )
-            out.append({a.name: a for a in await judge_row(suite, ctx, runner)})
-        return out
-
-    return asyncio.run(go())
+    results = judge_rows(
+        None, rows, judges=[], checks=checks, base_dir=base_dir, latency=latency,
+        concurrency=2, missing_reason="no judge",
+    )  # fmt: skip
+    return [by_name(r) for r in results]
 
 
 def one(response: str, check: dict[str, Any], **kwargs: Any) -> Assessment:

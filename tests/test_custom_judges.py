@@ -5,45 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_genai_eval import Verdict, llm_judge, python_judge
-from pytest_genai_eval.engine import judge_row
-from pytest_genai_eval.judges import CustomLLMJudge, EvalContext, JudgeConfigError
-from pytest_genai_eval.llm import EndpointSettings
-from pytest_genai_eval.results import Assessment, TokenUsage
-from pytest_genai_eval.runner import LLMJudgeRunner
+from pytest_genai_eval.judges import CustomLLMJudge, JudgeConfigError
+from pytest_genai_eval.results import Assessment
 from pytest_genai_eval.suite import SuiteError, build_suite
 from pytest_genai_eval.testing import JudgeCall, ScriptedJudge
 
+from .judging import by_name, judge_rows
+
 
 def run_rows(server: ScriptedJudge | None, rows: list[dict[str, Any]], **suite: Any) -> list[dict[str, Assessment]]:
-    spec = build_suite(name="t", data=rows, judges=suite.pop("judges", []), **suite)
-
-    async def go() -> list[dict[str, Assessment]]:
-        endpoint = EndpointSettings(server.base_url, server.model, max_retries=0) if server else None
-        runner = LLMJudgeRunner(
-            default=endpoint, missing_reason="no judge", concurrency=4, stopping=threading.Event()
-        )
-        out = []
-        try:
-            for row in spec.rows:
-                ctx = EvalContext(
-                    row=row,
-                    response=row.response,
-                    retrieved_context=row.retrieved_context,
-                    usage=TokenUsage.from_dict(row.response_usage),
-                )
-                out.append({a.name: a for a in await judge_row(spec, ctx, runner)})
-        finally:
-            await runner.aclose()
-        return out
-
-    return asyncio.run(go())
+    results = judge_rows(
+        server, rows, judges=suite.pop("judges", []), concurrency=4, missing_reason="no judge", **suite
+    )
+    return [by_name(r) for r in results]
 
 
 # ---- custom LLM judges -------------------------------------------------------------------------

@@ -3,58 +3,16 @@ recall, delimiting, root-cause order, and the metric/column names in the results
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_genai_eval.engine import judge_row
-from pytest_genai_eval.judges import EvalContext
-from pytest_genai_eval.llm import EndpointSettings
-from pytest_genai_eval.results import Assessment, RowResult, TokenUsage
-from pytest_genai_eval.runner import LLMJudgeRunner
-from pytest_genai_eval.suite import build_suite
+from pytest_genai_eval.results import RowResult
 from pytest_genai_eval.testing import JudgeCall, ScriptedJudge, Verdict
 
-
-def run_rows(server: ScriptedJudge | None, rows: list[dict[str, Any]], **suite: Any) -> list[RowResult]:
-    """Judge rows with precomputed responses through the real runner (HTTP on 127.0.0.1)."""
-    spec = build_suite(name="t", data=rows, **suite)
-
-    async def go() -> list[RowResult]:
-        endpoint = EndpointSettings(server.base_url, server.model, max_retries=0) if server else None
-        runner = LLMJudgeRunner(
-            default=endpoint,
-            missing_reason="no judge endpoint configured",
-            concurrency=8,
-            stopping=threading.Event(),
-        )
-        out = []
-        try:
-            for row in spec.rows:
-                ctx = EvalContext(
-                    row=row,
-                    response=row.response,
-                    retrieved_context=row.retrieved_context,
-                    global_guidelines=spec.global_guidelines,
-                    usage=TokenUsage.from_dict(row.response_usage),
-                )
-                result = RowResult(suite=spec.name, request_id=row.request_id, row={})
-                result.assessments = await judge_row(spec, ctx, runner)
-                out.append(result)
-        finally:
-            await runner.aclose()
-        return out
-
-    return asyncio.run(go())
-
-
-def by_name(result: RowResult) -> dict[str, Assessment]:
-    return {a.name: a for a in result.assessments}
-
+from .judging import by_name, judge_rows
 
 RAG_SUITE = """
 name: rag
@@ -219,7 +177,7 @@ def test_document_recall_runs_without_llm() -> None:
             "expected_retrieved_context": ["kb://a"],
         },
     ]
-    results = {r.request_id: by_name(r) for r in run_rows(None, rows, judges=["document_recall"])}
+    results = {r.request_id: by_name(r) for r in judge_rows(None, rows, judges=["document_recall"])}
     half = results["half"]["document_recall"]
     assert (half.value, half.rating, half.kind) == (0.5, "no", "check")
     assert half.details["missing"] == ["kb://b"] and "missing: kb://b" in (half.rationale or "")
@@ -260,7 +218,7 @@ def test_injection_stays_inside_the_delimiters() -> None:
     with ScriptedJudge() as server:
         # a judge that *would* be fooled if the attack escaped its section
         server.on(contains="ignore your instructions", section="response", rating="no", rationale="injection seen as data")
-        results = run_rows(
+        results = judge_rows(
             server,
             [
                 {
@@ -298,7 +256,7 @@ def test_root_cause_order_builtins_then_custom_then_checks(tmp_path: Path) -> No
         "retrieved_context": [{"doc_uri": "kb://a", "content": "ctx"}],
     }
     with ScriptedJudge(default=Verdict("no", "nope")) as server:
-        (result,) = run_rows(
+        (result,) = judge_rows(
             server,
             [row],
             global_guidelines=["be formal"],
@@ -324,7 +282,7 @@ def test_root_cause_order_builtins_then_custom_then_checks(tmp_path: Path) -> No
 def test_chunk_verdict_failure_makes_the_assessment_an_error() -> None:
     with ScriptedJudge() as server:
         server.set_handler(lambda call: "no json here" if "Berlin" in call.sections.get("chunk", "") else None)
-        (result,) = run_rows(
+        (result,) = judge_rows(
             server,
             [
                 {
@@ -347,7 +305,7 @@ def test_chunk_verdict_failure_makes_the_assessment_an_error() -> None:
 
 
 def test_without_a_judge_llm_judges_are_skipped_not_failed() -> None:
-    (result,) = run_rows(None, [{"request": "q", "response": "a", "retrieved_context": ["kb://a"]}])
+    (result,) = judge_rows(None, [{"request": "q", "response": "a", "retrieved_context": ["kb://a"]}])
     assert result.status == "skipped"
     assert {a.name for a in result.assessments} == {"relevance_to_query", "safety"}
     assert all(a.skipped == "no judge endpoint configured" for a in result.assessments)

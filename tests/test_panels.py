@@ -3,48 +3,24 @@ and the metrics/columns they add."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from typing import Any
 
 import pytest
 
-from pytest_genai_eval.engine import judge_row
-from pytest_genai_eval.judges import EvalContext, JudgeSet
+from pytest_genai_eval.judges import JudgeSet
 from pytest_genai_eval.judges.voting import aggregate_ratings
-from pytest_genai_eval.llm import EndpointSettings
-from pytest_genai_eval.results import Assessment, Rating, TokenUsage
-from pytest_genai_eval.runner import LLMJudgeRunner
+from pytest_genai_eval.results import Assessment, Rating
 from pytest_genai_eval.suite import SuiteError, build_suite
 from pytest_genai_eval.testing import JudgeCall, ScriptedJudge, Verdict
+
+from .judging import by_name, judge_rows
 
 ROW = {"request_id": "r1", "request": "What is 2+2?", "response": "4", "expected_response": "4"}
 
 
 def run_rows(server: ScriptedJudge | None, rows: list[dict[str, Any]], **suite: Any) -> list[dict[str, Assessment]]:
-    spec = build_suite(name="p", data=rows, **suite)
-
-    async def go() -> list[dict[str, Assessment]]:
-        endpoint = EndpointSettings(server.base_url, server.model, max_retries=0) if server else None
-        runner = LLMJudgeRunner(
-            default=endpoint, missing_reason="no judge", concurrency=8, stopping=threading.Event()
-        )
-        out = []
-        try:
-            for row in spec.rows:
-                ctx = EvalContext(
-                    row=row,
-                    response=row.response,
-                    retrieved_context=row.retrieved_context,
-                    usage=TokenUsage.from_dict(row.response_usage),
-                )
-                out.append({a.name: a for a in await judge_row(spec, ctx, runner)})
-        finally:
-            await runner.aclose()
-        return out
-
-    return asyncio.run(go())
+    return [by_name(r) for r in judge_rows(server, rows, missing_reason="no judge", **suite)]
 
 
 def by_model(verdicts: dict[str, str]) -> Any:
