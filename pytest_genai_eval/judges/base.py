@@ -81,7 +81,7 @@ class EvalContext:
 
     @property
     def has_context(self) -> bool:
-        """"Context present" for the LLM judges: at least one retrieved chunk with content."""
+        """ "Context present" for the LLM judges: at least one retrieved chunk with content."""
         return bool(self.context_chunks)
 
 
@@ -291,6 +291,36 @@ class JudgeRunner(Protocol):
     ) -> JudgeAnswer: ...
 
 
+async def ask_judge(
+    runner: JudgeRunner,
+    *,
+    judge: str,
+    name: str,
+    template: PromptTemplate,
+    variables: Mapping[str, str],
+    schema: Mapping[str, Any],
+) -> tuple[Assessment, JudgeAnswer | None]:
+    """Ask one question. The assessment records the model, prompt version, usage and timing;
+    the answer is None when the judge did not answer (skipped: not configured; error: the call
+    failed) — never a pass."""
+    from ..llm import LLMError
+
+    base = Assessment(name=name, judge=judge, kind="llm", prompt_version=template.version)
+    try:
+        answer = await runner.ask(template, variables, schema, judge=judge)
+    except JudgeUnavailable as exc:
+        base.skipped = str(exc)
+        return base, None
+    except LLMError as exc:
+        base.error = str(exc)
+        return base, None
+    base.model = answer.model
+    base.usage = answer.usage
+    base.latency_seconds = answer.latency_seconds
+    base.cached = answer.cached
+    return base, answer
+
+
 async def ask_yes_no(
     runner: JudgeRunner,
     *,
@@ -300,22 +330,12 @@ async def ask_yes_no(
     variables: Mapping[str, str],
 ) -> Assessment:
     """Ask one yes/no question; every failure becomes an error assessment, never a pass."""
-    from ..llm import LLMError
-
-    base = Assessment(name=name, judge=judge, kind="llm", prompt_version=template.version)
-    try:
-        answer = await runner.ask(template, variables, YES_NO_SCHEMA, judge=judge)
-    except JudgeUnavailable as exc:
-        base.skipped = str(exc)
-        return base
-    except LLMError as exc:
-        base.error = str(exc)
+    base, answer = await ask_judge(
+        runner, judge=judge, name=name, template=template, variables=variables, schema=YES_NO_SCHEMA
+    )
+    if answer is None:
         return base
     rating = str(answer.data.get("rating", "")).strip().lower()
-    base.model = answer.model
-    base.usage = answer.usage
-    base.latency_seconds = answer.latency_seconds
-    base.cached = answer.cached
     if rating not in ("yes", "no"):
         base.error = f"judge answered rating {answer.data.get('rating')!r}, expected 'yes' or 'no'"
         return base

@@ -35,10 +35,10 @@ from .base import (
     EvalContext,
     JudgeConfigError,
     JudgeRunner,
-    JudgeUnavailable,
     PromptError,
     PromptTemplate,
     Where,
+    ask_judge,
     ask_yes_no,
     bullet_list,
     check_name,
@@ -188,24 +188,17 @@ class CustomLLMJudge:
         return [await self._ask_score(runner, variables)]
 
     async def _ask_score(self, runner: JudgeRunner, variables: Mapping[str, str]) -> Assessment:
-        from ..llm import LLMError
-
         assert self.scale is not None and self.threshold is not None
-        result = Assessment(
-            name=self.name, judge=self.name, kind="llm", prompt_version=self.template.version
+        result, answer = await ask_judge(
+            runner,
+            judge=self.name,
+            name=self.name,
+            template=self.template,
+            variables=variables,
+            schema=self.schema,
         )
-        try:
-            answer = await runner.ask(self.template, variables, self.schema, judge=self.name)
-        except JudgeUnavailable as exc:
-            result.skipped = str(exc)
+        if answer is None:
             return result
-        except LLMError as exc:
-            result.error = str(exc)
-            return result
-        result.model = answer.model
-        result.usage = answer.usage
-        result.latency_seconds = answer.latency_seconds
-        result.cached = answer.cached
         score = answer.data.get("score")
         low, high = self.scale
         if (
