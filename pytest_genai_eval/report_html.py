@@ -31,8 +31,8 @@ from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange, metric_label
 from .history import HistoryRun
 from .metrics import compute_metrics
-from .report_md import rate_metrics, request_text
-from .results import Assessment, RowResult
+from .report_md import rate_metrics
+from .results import Assessment, RowResult, request_text
 from .stats import percentile
 
 __all__ = ("REPORT_NAME", "render_html", "word_diff", "write_html")

@@ -21,7 +21,7 @@ from typing import Any
 from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange
 from .metrics import compute_metrics
-from .results import RowResult
+from .results import RowResult, request_text
 
 __all__ = (
     "SUMMARY_NAME",
@@ -53,23 +53,6 @@ _ICONS: Mapping[str, str] = MappingProxyType(
 
 
 # ---- shared helpers (also used by the HTML report) ----------------------------------------------
-def request_text(row: Mapping[str, Any]) -> str:
-    """The user-facing text of a row's request: a string, the last message of a chat request,
-    or ``query`` of a ``{query, history}`` request."""
-    request = row.get("request")
-    if request is None and isinstance(row.get("inputs"), Mapping):
-        request = row["inputs"].get("request", row["inputs"])
-    if isinstance(request, str):
-        return request
-    if isinstance(request, Mapping):
-        messages = request.get("messages")
-        if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
-            return str(messages[-1].get("content", ""))
-        if "query" in request:
-            return str(request["query"])
-    return "" if request is None else str(request)
-
-
 def rate_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(label, metric name)`` for the pass-rate table: overall first, then each judge and check
     by name, then the retrieval averages present."""

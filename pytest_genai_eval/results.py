@@ -7,6 +7,7 @@ travel: from the engine to the pytest item, from xdist workers to the controller
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -243,3 +244,20 @@ class RowResult:
     @property
     def key(self) -> tuple[str, str]:
         return (self.suite, self.request_id)
+
+
+def request_text(row: Mapping[str, Any]) -> str:
+    """The user-facing text of a row's request: a string, the last message of a chat request,
+    or ``query`` of a ``{query, history}`` request."""
+    request = row.get("request")
+    if request is None and isinstance(row.get("inputs"), Mapping):
+        request = row["inputs"].get("request", row["inputs"])
+    if isinstance(request, str):
+        return request
+    if isinstance(request, Mapping):
+        messages = request.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
+            return str(messages[-1].get("content", ""))
+        if "query" in request:
+            return str(request["query"])
+    return "" if request is None else str(request)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from .gate import Threshold, tolerated
-from .results import Assessment, RowResult
+from .results import Assessment, RowResult, request_text
 
 TRUNCATE = 400
 
@@ -50,9 +50,7 @@ def describe(result: RowResult, location: str = "") -> str:
     elif status == "error":
         head += " could not be evaluated (an error, not a quality failure)"
     lines = [head]
-    request = result.row.get("request")
-    request_text = request if isinstance(request, str) else _request_text(request)
-    lines.append(_indent("  request:  ", _clip(request_text, 200)))
+    lines.append(_indent("  request:  ", _clip(request_text(result.row), 200)))
     if result.app_error:
         lines.append(_indent("  app error: ", result.app_error.strip()))
     else:
@@ -72,16 +70,6 @@ def describe(result: RowResult, location: str = "") -> str:
         )
         lines.append(f"  [{_mark(a)}] {a.name}" + (f": {wrapped}" if wrapped else ""))
     return "\n".join(lines)
-
-
-def _request_text(request: object) -> str:
-    if isinstance(request, dict):
-        messages = request.get("messages")
-        if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
-            return str(messages[-1].get("content", ""))
-        if "query" in request:
-            return str(request["query"])
-    return str(request)
 
 
 def raise_if_not_evaluated(result: RowResult, location: str = "") -> None:
