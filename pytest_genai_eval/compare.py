@@ -41,7 +41,7 @@ from .artifacts import (
     _dumps,
     read_results,
 )
-from .gate import EXIT_OK, EXIT_QUALITY_FAILED, OVERALL, Threshold
+from .gate import EXIT_OK, EXIT_QUALITY_FAILED, OVERALL, Threshold, check_status
 from .metrics import compute_metrics, metric_direction
 from .results import Assessment, RowResult
 from .stats import exact_mcnemar, mcnemar_one_sided_drop, wilson_interval
@@ -350,9 +350,7 @@ class RuleCheck:
 
     @property
     def status(self) -> str:
-        if self.passed is None:
-            return "no data"
-        return "pass" if self.passed else "fail"
+        return check_status(self.passed)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -180,6 +180,13 @@ def tolerated(thresholds: Iterable[Threshold], failing: Sequence[str]) -> bool:
     return all(name in covered or name.split("/")[0] in covered for name in failing)
 
 
+def check_status(passed: bool | None) -> str:
+    """The word for a check's outcome: "pass", "fail", or "no data" when it could not run."""
+    if passed is None:
+        return "no data"
+    return "pass" if passed else "fail"
+
+
 @dataclass
 class ThresholdCheck:
     scope: str  # "run" or the suite name
@@ -190,9 +197,7 @@ class ThresholdCheck:
 
     @property
     def status(self) -> str:
-        if self.passed is None:
-            return "no data"
-        return "pass" if self.passed else "fail"
+        return check_status(self.passed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
