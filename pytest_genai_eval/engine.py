@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .cache import VerdictCache
@@ -55,7 +55,6 @@ class Progress:
     errors: int = 0
     failed: int = 0
     cache_hits: int = 0
-    started: float = field(default_factory=time.perf_counter)
     first_submit: float | None = None
     last_done: float | None = None
 
@@ -67,9 +66,9 @@ class Progress:
         return max(0.0, self.last_done - self.first_submit)
 
     def eta_seconds(self) -> float | None:
-        if self.done == 0 or self.submitted <= self.done:
+        if self.done == 0 or self.submitted <= self.done or self.first_submit is None:
             return None
-        elapsed = time.perf_counter() - self.started
+        elapsed = time.perf_counter() - self.first_submit
         return elapsed / self.done * (self.submitted - self.done)
 
 
@@ -97,7 +96,6 @@ class Engine:
         self._runner: LLMJudgeRunner | None = None
         self._row_slots: asyncio.Semaphore | None = None
         self._app_slots: asyncio.Semaphore | None = None
-        self.started_at: float | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,7 +105,6 @@ class Engine:
         thread = threading.Thread(target=loop.run_forever, name="genai-eval-engine", daemon=True)
         thread.start()
         self._loop, self._thread = loop, thread
-        self.started_at = time.perf_counter()
         asyncio.run_coroutine_threadsafe(self._setup(), loop).result()
 
     async def _setup(self) -> None:

@@ -19,12 +19,7 @@ class RunOutcome:
 
 
 def not_run_count(results: Sequence[RowResult]) -> int:
-    return sum(
-        1
-        for r in results
-        for a in r.assessments
-        if a.skipped and not a.skipped.startswith("not applicable")
-    )
+    return sum(1 for r in results for a in r.assessments if a.not_run)
 
 
 def evaluate_run(

@@ -885,7 +885,7 @@ def _row_html(r: RowResult, change: RowChange | None) -> str:
         key=lambda a: order.get(a.rating or ("error" if a.error else ""), 3),
     )
     not_applicable = [
-        a for a in assessments if a.skipped and a.skipped.startswith("not applicable")
+        a for a in assessments if a.not_applicable
     ]
     judges = "".join(_assessment_item(a, change) for a in assessments if a not in not_applicable)
     if not_applicable:

@@ -29,6 +29,9 @@ ROOT_CAUSE_ORDER: tuple[str, ...] = (
 )
 
 
+NOT_APPLICABLE = "not applicable"  # the prefix of a skip reason for a judge lacking inputs
+
+
 @dataclass
 class TokenUsage:
     prompt_tokens: int = 0
@@ -85,6 +88,16 @@ class Assessment:
     @property
     def passed(self) -> bool:
         return self.rating == "yes"
+
+    @property
+    def not_applicable(self) -> bool:
+        """Skipped because this row lacks the judge's inputs (not a gap in the run)."""
+        return self.skipped is not None and self.skipped.startswith(NOT_APPLICABLE)
+
+    @property
+    def not_run(self) -> bool:
+        """Skipped although it applies: e.g. no judge endpoint configured."""
+        return self.skipped is not None and not self.not_applicable
 
     @property
     def failed(self) -> bool:

@@ -56,7 +56,9 @@ def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
     )
     for name, family in names:
         base = f"response/{family}/{name}/rating"
-        if metrics.get(f"{base}/percentage") is None and not metrics.get(f"judge/{name}/error_count"):
+        if metrics.get(f"{base}/percentage") is None and not metrics.get(
+            f"judge/{name}/error_count"
+        ):
             continue  # nothing rated (not run or not applicable): the NOT RUN line says why
         rows.append(
             (
@@ -92,7 +94,7 @@ def not_run_lines(results: Sequence[RowResult], width: int = 80) -> list[str]:
     reasons: Counter[str] = Counter()
     for result in results:
         for a in result.assessments:
-            if a.skipped and not a.skipped.startswith("not applicable"):
+            if a.not_run and a.skipped:
                 counts[a.judge] += 1
                 reasons[a.skipped] += 1
     if not counts:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evalset import Row
-from ..results import Assessment
+from ..results import NOT_APPLICABLE, Assessment
 from .base import (
     EvalContext,
     Judge,
@@ -111,7 +111,7 @@ _NO_PROMPT = frozenset({"document_recall"})
 
 def _not_applicable(judge: Judge, reason: str) -> Assessment:
     return Assessment(
-        name=judge.name, judge=judge.name, kind=judge.kind, skipped=f"not applicable: {reason}"
+        name=judge.name, judge=judge.name, kind=judge.kind, skipped=f"{NOT_APPLICABLE}: {reason}"
     )
 
 
