@@ -175,9 +175,6 @@ class Engine:
                 self.progress.first_submit = time.perf_counter()
             return future
 
-    def result(self, job: RowJob) -> RowResult:
-        return self.submit(job).result()
-
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the engine loop and wait for it (for fixtures inside tests)."""
         if self._loop is None:

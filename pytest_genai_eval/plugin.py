@@ -91,12 +91,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def _suite_name(definition: Any, explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    return f"{definition.nodeid}"
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None:
@@ -105,7 +99,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker.args:
         kwargs.setdefault("data", marker.args[0])
     session = metafunc.config.stash[SESSION_KEY]
-    name = _suite_name(metafunc.definition, kwargs.pop("name", None))
+    name = kwargs.pop("name", None) or metafunc.definition.nodeid
     try:
         suite = build_suite(
             name=name,

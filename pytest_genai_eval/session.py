@@ -154,12 +154,9 @@ class GenAISession:
             stats[key] = int(stats.get(key) or 0) + value
         return {"mode": cache.mode, "dir": self.settings.shown(cache.directory), **stats}
 
-    def prefetch(self, jobs: Iterable[RowJob]) -> int:
-        count = 0
+    def prefetch(self, jobs: Iterable[RowJob]) -> None:
         for job in jobs:
             self.engine.submit(job)
-            count += 1
-        return count
 
     @property
     def judge_calls(self) -> int:
