@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: install example test lint bench
+.PHONY: install example test lint bench test-pythons
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install lint
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected: the test setup is broken" >&2; exit 1; fi; \
 	exit $$rc
+
+# The declared minimum Python (3.10) and the newest available (3.13, else >= 3.12), each in its
+# own venv (.venv-py3.10, .venv-py3.13): start-up, an end-to-end judged run, the engine, loaders.
+test-pythons:
+	bash .ci/test-pythons
 
 bench: install
 	$(VENV)/bin/python benchmarks/run.py

@@ -106,7 +106,7 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, limit=MAX_HEADER_BYTES), timeout
             )
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # two classes before Python 3.11
             raise httpx.ConnectTimeout(
                 f"connecting to {host}:{port} timed out", request=request
             ) from None
@@ -161,7 +161,7 @@ async def _exchange(
         conn.writer.write(payload)
         await asyncio.wait_for(conn.writer.drain(), timeout)
         status_line = await asyncio.wait_for(conn.reader.readline(), timeout)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # two classes before Python 3.11
         raise httpx.ReadTimeout("timed out waiting for the response", request=request) from None
     except (ConnectionError, OSError) as exc:
         if reused:
@@ -175,7 +175,7 @@ async def _exchange(
         )
     try:
         return await asyncio.wait_for(_read_response(conn, status_line, request), timeout)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # two classes before Python 3.11
         raise httpx.ReadTimeout("timed out reading the response", request=request) from None
     except asyncio.IncompleteReadError:
         raise httpx.RemoteProtocolError("incomplete response body", request=request) from None
