@@ -6,19 +6,35 @@ Rows follow the Databricks Agent Evaluation input schema (``request``, ``respons
 ``outputs``, ``expectations``, ``tags``). :func:`load_rows` reads JSONL, JSON, CSV, Parquet or YAML
 files, a pandas DataFrame or a list of dicts, validates every row first and raises one
 :class:`EvalSetError` listing every problem (file, line/row and field) before anything is called.
+
+Bad input is a row or file issue, never a traceback:
+
+* Row values may nest lists and objects at most :data:`MAX_NESTING_DEPTH` (64) levels deep
+  (``[1]`` is one level) and hold at most :data:`MAX_FIELD_VALUES` values, counting repeats (YAML
+  aliases); deeper or larger is ``evalset.jsonl, line 3, field 'request': nested deeper than 64
+  levels``. The check is iterative and runs right after each entry is parsed, before anything
+  recurses; a parser's own ``RecursionError`` (a file nested thousands of levels deep) is reported
+  the same way, with the line, the row and the field it was reading.
+* Text must be UTF-8 (a leading BOM is skipped). A JSONL line that is not is that line's issue
+  (``line 7: not valid UTF-8 (byte 0xff at column 12)``) and the other lines are still checked;
+  a JSON, YAML or CSV file that is not is a file issue naming the line and column.
+* Identical issues (same field, same message) are listed once in the error message, with the
+  count and the first lines or rows (``310 rows: field 'request': missing required field
+  'request' (lines 2, 3, 4, 5, 6, ... and 305 more)``); :attr:`EvalSetError.issues` keeps them all.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import math
 import os
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +46,24 @@ from pytest_genai_eval.outputs import normalize_context, parse_app_output
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["EvalSetError", "Row", "RowIssue", "derive_request_id", "load_rows"]
+__all__ = [
+    "MAX_FIELD_VALUES",
+    "MAX_NESTING_DEPTH",
+    "EvalSetError",
+    "Row",
+    "RowIssue",
+    "derive_request_id",
+    "describe_utf8_error",
+    "load_rows",
+    "nesting_problem",
+]
+
+MAX_NESTING_DEPTH = 64
+"""How many levels of lists and objects a row value may nest (``[1]`` is one level)."""
+MAX_FIELD_VALUES = 1_000_000
+"""How many values one row value may hold, nested ones included and repeats counted (YAML
+aliases can make a small file expand without bound)."""
+_TOO_DEEP = f"nested deeper than {MAX_NESTING_DEPTH} levels"
 
 # Columns with a meaning in the Agent Evaluation input schema.
 _AGENT_EVAL_FIELDS = (
@@ -54,6 +87,8 @@ _EXPECTATION_FIELDS = (
 # CSV columns read as text, so that "42" stays a string and JSON text stays parseable.
 _CSV_TEXT_COLUMNS = (*_AGENT_EVAL_FIELDS, *_MLFLOW_FIELDS, "tags", "trace_id")
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".yaml", ".yml")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_SHOWN_LOCATIONS = 5  # a group of identical issues lists this many lines/rows, then a count
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -84,7 +119,7 @@ class EvalSetError(Exception):
     def _message(self) -> str:
         count = len({issue.location for issue in self.issues})
         lines = [f"{count} invalid row(s) in {self.source}:"]
-        lines += [f"  - {issue}" for issue in self.issues]
+        lines += [f"  - {_group_text(group)}" for group in _grouped(self.issues)]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -92,6 +127,34 @@ class EvalSetError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable (xdist workers ship errors around)
         return (type(self), (self.issues, self.source))
+
+
+def _grouped(issues: Sequence[RowIssue]) -> list[list[RowIssue]]:
+    """Issues with the same source, field and message, in order of first appearance."""
+    groups: dict[tuple[str, str | None, str], list[RowIssue]] = {}
+    for issue in issues:
+        groups.setdefault((issue.source, issue.field, issue.message), []).append(issue)
+    return list(groups.values())
+
+
+def _group_text(group: Sequence[RowIssue]) -> str:
+    """One issue as itself; several as ``N rows: field 'f': message (lines 2, 3, ...)``."""
+    locations = list(dict.fromkeys(issue.location for issue in group))
+    if len(locations) == 1:
+        return str(group[0])
+    field = "" if group[0].field is None else f"field '{group[0].field}': "
+    return f"{len(locations)} rows: {field}{group[0].message} ({_locations_text(locations)})"
+
+
+def _locations_text(locations: Sequence[str]) -> str:
+    """``lines 2, 3, 4, 5, 6, ... and 305 more`` (or ``rows ...``, or the locations as they are)."""
+    kinds = {location.split(" ", 1)[0] for location in locations}
+    numbered = len(kinds) == 1 and kinds <= {"line", "row"}
+    shown = [location.split(" ", 1)[1] if numbered else location for location in locations]
+    text = ", ".join(shown[:_SHOWN_LOCATIONS])
+    if len(shown) > _SHOWN_LOCATIONS:
+        text += f", ... and {len(shown) - _SHOWN_LOCATIONS} more"
+    return f"{kinds.pop()}s {text}" if numbered else text
 
 
 # ---- the row ---------------------------------------------------------------------------------
@@ -180,6 +243,68 @@ def derive_request_id(request: Any, request_text: str) -> str:
     return f"{slug}-{digest[:6]}"
 
 
+# ---- nesting ---------------------------------------------------------------------------------
+_SCALARS = (str, int, float, type(None))  # the common leaves, skipped without a closer look
+
+
+def _children(value: Any) -> Sequence[Any] | None:
+    """The values directly inside a list, tuple, mapping or numpy array; None for a scalar."""
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return value
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray) and value.ndim:
+        children: list[Any] = value.tolist()
+        return children
+    return None
+
+
+def nesting_problem(
+    value: Any, limit: int = MAX_NESTING_DEPTH, max_values: int = MAX_FIELD_VALUES
+) -> str | None:
+    """Why ``value`` nests too deep (more than ``limit`` levels of lists and objects) or holds too
+    many values (more than ``max_values``, repeats counted), or None. Iterative: safe on any
+    input, cycles included (they are too deep)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    count = 0
+    while pending:
+        item, depth = pending.pop()
+        children = _children(item)
+        if children is None:
+            continue
+        if depth >= limit:
+            return f"nested deeper than {limit} levels"
+        count += len(children)
+        if count > max_values:
+            return f"holds more than {max_values:,} values"
+        pending += [(child, depth + 1) for child in children if not isinstance(child, _SCALARS)]
+    return None
+
+
+def _nesting_issues(entry: Mapping[Any, Any], source: str, location: str) -> list[RowIssue]:
+    """One issue per field of ``entry`` that nests too deep or holds too many values."""
+    issues: list[RowIssue] = []
+    for key, value in entry.items():
+        problem = None if isinstance(value, _SCALARS) else nesting_problem(value)
+        if problem is not None:
+            issues.append(RowIssue(source, location, str(key), problem))
+    return issues
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` within the nesting limits: raises ValueError (JSONDecodeError when the text
+    is not JSON) or _FieldError (too deep or too large)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _FieldError(_TOO_DEEP) from None
+    problem = nesting_problem(value)
+    if problem is not None:
+        raise _FieldError(problem)
+    return value
+
+
 # ---- value normalization ---------------------------------------------------------------------
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
@@ -220,8 +345,8 @@ def _json_text(value: Any) -> Any:
     """Parse JSON text given for a list/dict field (CSV cells, string columns)."""
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
-            return _plain(json.loads(value))
-        except json.JSONDecodeError as exc:
+            return _plain(_loads(value))
+        except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
             raise _FieldError(f"invalid JSON text: {exc}") from None
     return value
 
@@ -231,8 +356,8 @@ def _json_text_if(value: Any, keys: tuple[str, ...] | None) -> Any:
     object when ``keys`` is None); anything else stays a string."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
+            parsed = _loads(value)
+        except ValueError:  # not JSON (too deep is a _FieldError, raised)
             return value
         if isinstance(parsed, dict) and (keys is None or any(k in parsed for k in keys)):
             return _plain(parsed)
@@ -274,6 +399,10 @@ def _parse_request(value: Any) -> tuple[Any, list[dict[str, Any]]]:
         return value, [{"role": "user", "content": value}]
     if isinstance(value, Mapping):
         request = dict(value)
+        try:
+            json.dumps(request)  # the request is hashed into the request_id and echoed in results
+        except (TypeError, ValueError) as exc:
+            raise _FieldError(f"the request is not JSON-serializable: {exc}") from None
         if "messages" in request and "query" in request:
             raise _FieldError("give either 'messages' or 'query' (with 'history'), not both")
         if "messages" in request:
@@ -598,6 +727,10 @@ def _build_rows(
                 RowIssue(source, location, None, f"expected an object, got {_type_name(entry)}")
             )
             continue
+        too_deep = _nesting_issues(entry, source, location)
+        if too_deep:
+            issues += too_deep
+            continue
         built = _build_row(entry, source, location)
         issues += built.issues
         if built.request_id is not None:
@@ -632,33 +765,186 @@ def _file_error(source: str, message: str) -> EvalSetError:
     return EvalSetError([RowIssue(source, "file", None, message)], source)
 
 
-def _read_text(path: Path, source: str) -> str:
+def _read_bytes(path: Path, source: str) -> bytes:
+    """The file's bytes, a leading UTF-8 byte order mark dropped."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_bytes().removeprefix(_UTF8_BOM)
     except FileNotFoundError:
         raise _file_error(source, f"file not found: {path}") from None
     except IsADirectoryError:
         raise _file_error(source, f"is a directory, not a file: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise _file_error(source, f"not valid UTF-8 text: {exc}") from None
     except OSError as exc:
         raise _file_error(source, f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def describe_utf8_error(data: bytes, exc: UnicodeDecodeError) -> str:
+    """Where decoding ``data`` as UTF-8 failed: ``line 7, column 12 (byte 0xff)``."""
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+    return f"line {line}, column {column} (byte 0x{data[exc.start]:02x})"
+
+
+def _read_text(path: Path, source: str) -> str:
+    data = _read_bytes(path, source)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _file_error(
+            source, f"not valid UTF-8 text: {describe_utf8_error(data, exc)}"
+        ) from None
+
+
+class _LineError(Exception):
+    """A JSONL line that holds no entry: the message, and the field when one is to blame."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _jsonl_entry(raw: bytes) -> list[Any]:
+    """The value on one JSONL line, ``[]`` for a blank line; raises _LineError."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        column = len(raw[: exc.start].decode("utf-8")) + 1
+        raise _LineError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column})"
+        ) from None
+    if not line.strip():
+        return []
+    try:
+        return [json.loads(line)]
+    except json.JSONDecodeError as exc:
+        raise _LineError(f"malformed JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        spot = _deep_spot(_json_events(line))
+        field = spot.path[0] if spot is not None and spot.mappings[0] else None
+        raise _LineError(_TOO_DEEP, None if field is None else str(field)) from None
+    except ValueError as exc:  # an integer too long to convert, ...
+        raise _LineError(f"malformed JSON: {exc}") from None
 
 
 def _read_jsonl(path: Path, source: str) -> tuple[list[tuple[str, Any]], list[RowIssue]]:
     entries: list[tuple[str, Any]] = []
     issues: list[RowIssue] = []
-    for number, line in enumerate(_read_text(path, source).split("\n"), start=1):
-        if not line.strip():
-            continue
+    for number, raw in enumerate(_read_bytes(path, source).splitlines(), start=1):
         location = f"line {number}"
         try:
-            entries.append((location, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            issues.append(
-                RowIssue(source, location, None, f"malformed JSON: {exc.msg} (column {exc.colno})")
-            )
+            entries += [(location, value) for value in _jsonl_entry(raw)]
+        except _LineError as exc:
+            issues.append(RowIssue(source, location, exc.field, str(exc)))
     return entries, issues
+
+
+# ---- documents nested too deep to parse ------------------------------------------------------
+@dataclass
+class _Level:
+    """One open list or object while following a document's events."""
+
+    mapping: bool
+    key: Any = None  # the key (an object) or index (a list) of the value being read
+    want_key: bool = True  # an object: the next scalar is a key
+
+
+@dataclass(frozen=True)
+class _DeepSpot:
+    """Where a document first nests deeper than the limit."""
+
+    path: list[Any]  # the key or index at each level, from the root
+    mappings: list[bool]  # whether each level is an object
+    line: int
+
+
+# A document's structure as events: ("start", is_object, line), ("end", None, line) or
+# ("scalar", value, line).
+_Event = tuple[str, Any, int]
+
+
+def _deep_spot(events: Iterable[_Event]) -> _DeepSpot | None:
+    """Follow ``events`` without recursion until a value nests deeper than a row value may (a row
+    sits two levels down in a file: the list of rows, the row)."""
+    levels: list[_Level] = []
+    for kind, value, line in events:
+        if kind == "start":
+            levels.append(_Level(bool(value), None if value else 0))
+            if len(levels) > MAX_NESTING_DEPTH + 3:
+                path = [level.key for level in levels[:-1]]
+                return _DeepSpot(path, [level.mapping for level in levels], line)
+            continue
+        if kind == "end" and levels:
+            levels.pop()
+        elif kind == "scalar" and levels and levels[-1].mapping and levels[-1].want_key:
+            levels[-1].key, levels[-1].want_key = value, False
+            continue
+        if levels:  # a value ended: the next one is a key (object) or the next index (list)
+            top = levels[-1]
+            if top.mapping:
+                top.want_key = True
+            else:
+                top.key += 1
+    return None
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|[^\s\[\]{}:,"]+')
+
+
+def _json_events(text: str) -> Iterator[_Event]:
+    line, counted = 1, 0  # the line at offset ``counted``, advanced as the tokens go
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        if token in ("[", "{"):
+            yield "start", token == "{", line
+        elif token in ("]", "}"):
+            yield "end", None, line
+        elif token.startswith('"'):
+            yield "scalar", _json_string(token), line
+        else:
+            yield "scalar", token, line
+
+
+def _json_string(token: str) -> str:
+    try:
+        value = json.loads(token)
+    except ValueError:
+        return token[1:-1]
+    return value if isinstance(value, str) else token
+
+
+def _yaml_events(text: str) -> Iterator[_Event]:
+    import yaml
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark is not None else 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                yield "start", isinstance(event, yaml.MappingStartEvent), line
+            elif isinstance(event, yaml.CollectionEndEvent):
+                yield "end", None, line
+            elif isinstance(event, yaml.ScalarEvent):
+                yield "scalar", event.value, line
+            elif isinstance(event, yaml.AliasEvent):
+                yield "scalar", None, line
+    except yaml.YAMLError:
+        return
+
+
+def _deep_document_error(source: str, spot: _DeepSpot | None) -> EvalSetError:
+    """The issue for a JSON or YAML document too deep to parse: the row and field when the deep
+    value is in a row, else the file (with the line)."""
+    if spot is None:
+        return _file_error(source, _TOO_DEEP)
+    path, mappings = spot.path, spot.mappings
+    if mappings[0] and path[0] in ("rows", "data"):
+        path, mappings = path[1:], mappings[1:]
+    if mappings[0] or not isinstance(path[0], int):
+        return _file_error(source, f"{_TOO_DEEP} (line {spot.line})")
+    field = str(path[1]) if mappings[1] else None
+    issue = RowIssue(source, f"row {path[0] + 1}", field, f"{_TOO_DEEP} (line {spot.line})")
+    return EvalSetError([issue], source)
 
 
 def _rows_in(document: Any, source: str, keys: tuple[str, ...], what: str) -> list[Any]:
@@ -681,36 +967,52 @@ def _numbered(items: Sequence[Any]) -> list[tuple[str, Any]]:
 
 
 def _read_json(path: Path, source: str) -> list[tuple[str, Any]]:
+    text = _read_text(path, source)
     try:
-        document = json.loads(_read_text(path, source))
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _file_error(
             source, f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise _deep_document_error(source, _deep_spot(_json_events(text))) from None
+    except ValueError as exc:  # an integer too long to convert, ...
+        raise _file_error(source, f"malformed JSON: {exc}") from None
     return _numbered(_rows_in(document, source, ("rows", "data"), "an array"))
+
+
+# What PyYAML's constructors raise, besides YAMLError, on odd explicit tags (``!!int _``,
+# ``!!timestamp x``, ``!!bool y``) and impossible dates (``2024-13-45``).
+_YAML_VALUE_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
 
 
 def _read_yaml(path: Path, source: str) -> list[tuple[str, Any]]:
     import yaml
 
+    text = _read_text(path, source)
     try:
-        document = yaml.safe_load(_read_text(path, source))
+        document = yaml.safe_load(text)
+    except RecursionError:
+        raise _deep_document_error(source, _deep_spot(_yaml_events(text))) from None
     except yaml.YAMLError as exc:
         raise _file_error(source, f"malformed YAML: {exc}") from None
+    except _YAML_VALUE_ERRORS as exc:
+        raise _file_error(
+            source, f"malformed YAML: a value cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
     return _numbered(_rows_in(document, source, ("rows", "data"), "a list"))
 
 
 def _read_csv(path: Path, source: str) -> list[tuple[str, Any]]:
     import pandas as pd
 
-    _read_text(path, source)  # uniform errors for missing/unreadable files
+    text = _read_text(path, source)  # uniform errors for missing, unreadable or non-UTF-8 files
     try:
         frame = pd.read_csv(
-            path,
+            io.StringIO(text),
             dtype=dict.fromkeys(_CSV_TEXT_COLUMNS, str),
             keep_default_na=False,  # "NA", "None", "null" stay text; only empty cells are missing
             na_values=[""],
-            encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError:
         return []
@@ -730,7 +1032,7 @@ def _read_parquet(path: Path, source: str) -> list[tuple[str, Any]]:
             "(or pip install pyarrow)",
         ) from None
     if not path.is_file():
-        _read_text(path, source)  # raises the same errors as the text formats
+        _read_bytes(path, source)  # raises the same errors as the text formats
     try:
         records = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises many kinds (ArrowInvalid, OSError, ...)
