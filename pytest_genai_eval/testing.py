@@ -30,17 +30,31 @@ one section only, e.g. ``on(section="response", contains="Paris")``.
 
 Order of processing for each chat request: record it, sleep ``delay``, injected failures
 (:meth:`ScriptedJudge.fail_next`), rejected ``response_format`` types
-(:meth:`ScriptedJudge.reject_response_format`), then the answer.
+(:meth:`ScriptedJudge.reject_response_format`), chaos faults (:meth:`ScriptedJudge.chaos`),
+then the answer.
+
+Random fault injection, for testing retries: ``judge.chaos(rate=0.3, seed=1)`` gives each judge
+call, independently, a fault with probability ``rate``, of a kind drawn from
+:data:`CHAOS_KINDS` (or ``kinds=...``): HTTP 500, 503 or 429 (``Retry-After: 0``), a connection
+closed without a response, content without JSON, a rating outside the scale (``"maybe"``), a JSON
+reply cut off with ``finish_reason: "length"``, an empty ``choices`` list, or a refusal
+(``message.refusal`` set, ``content`` null). ``max_per_question=N`` caps the faults one question
+receives, so that with a client retry budget of ``N`` no call may fail::
+
+    judge.chaos(rate=0.3, seed=1, max_per_question=8)
+    ...  # run the suite with --genai-judge-retries 8
+    assert all(judge.injected_faults.values())  # every kind happened
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -49,6 +63,7 @@ from typing import Any
 import pytest
 
 __all__ = [
+    "CHAOS_KINDS",
     "JudgeCall",
     "ScriptedJudge",
     "Verdict",
@@ -60,6 +75,20 @@ _SECTION = re.compile(r"<<<(?P<name>[^<>\n]+?)>>>(?P<body>.*?)<<<END (?P=name)>>
 _REPLY_STYLES = ("json", "fenced", "prose", "garbage")
 _CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 _MODELS_PATHS = ("/v1/models", "/models")
+
+CHAOS_KINDS: tuple[str, ...] = (
+    "http_500",  # HTTP 500 with an OpenAI-style error body
+    "http_503",  # HTTP 503 with an OpenAI-style error body
+    "http_429",  # HTTP 429 with "Retry-After: 0"
+    "drop",  # the connection is closed without a response
+    "garbage",  # content without any JSON
+    "out_of_scale",  # a rating of "maybe" (a score above the schema's maximum for score judges)
+    "truncated",  # half a JSON verdict with finish_reason "length"
+    "no_choices",  # "choices": []
+    "refusal",  # message.refusal "I can't help with that", content null
+)
+_CHAOS_REFUSAL = "I can't help with that"
+_CHAOS_TRUNCATED = '{"rationale": "All criteria are m'
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,8 @@ class JudgeCall:
         body: the full JSON request body.
         headers: the request headers, names lower-cased.
         response_format: the request's ``response_format``, if any.
+        fault: the :data:`CHAOS_KINDS` fault :meth:`ScriptedJudge.chaos` injected into this
+            request, or ``None``.
     """
 
     judge: str | None
@@ -129,6 +160,7 @@ class JudgeCall:
     body: dict[str, Any]
     headers: dict[str, str]
     response_format: dict[str, Any] | None
+    fault: str | None = None
 
     @property
     def text(self) -> str:
@@ -136,6 +168,15 @@ class JudgeCall:
         return "\n".join(
             _content_text(m.get("content")) for m in self.messages if isinstance(m, dict)
         )
+
+    @property
+    def first_user_message(self) -> str:
+        """The content of the first user message ("" if there is none): the question itself,
+        before any repair turns a client appended."""
+        for message in self.messages:
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _content_text(message.get("content"))
+        return ""
 
     @property
     def last_user_message(self) -> str:
@@ -209,6 +250,15 @@ class _Fault:
 
 
 @dataclass
+class _Chaos:
+    rate: float
+    rng: random.Random
+    kinds: tuple[str, ...]
+    max_per_question: int | None
+    per_question: dict[tuple[str | None, str], int] = field(default_factory=dict)
+
+
+@dataclass
 class _State:
     rules: list[_Rule] = field(default_factory=list)
     handler: Handler | None = None
@@ -219,6 +269,8 @@ class _State:
     style: str = "json"
     style_remaining: int | None = None
     rejected_formats: frozenset[str] = frozenset()
+    chaos: _Chaos | None = None
+    chaos_counts: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -312,13 +364,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     500, f"route handler raised {type(exc).__name__}: {exc}", "server_error"
                 )
                 return
-            self._send_json(status, data)
+            if isinstance(data, bytes):
+                self._send(status, data)
+            else:
+                self._send_json(status, data)
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
         call = JudgeCall.from_body(body, headers)
         owner._begin(call)
         try:
-            status, payload, content_type, extra = owner._answer(call)
+            answer = owner._answer(call)
+            if answer is None:  # a dropped connection: close it without a response
+                self.close_connection = True
+                return
+            status, payload, content_type, extra = answer
+            if owner._chaos_on():
+                # One connection per request while chaos is on: an HTTP client transparently
+                # re-sends a request once when a reused keep-alive connection turns out closed,
+                # which would hide a "drop" from the client's retry count.
+                extra = {**extra, "Connection": "close"}
             self._send(status, payload, content_type=content_type, headers=extra)
         finally:
             owner._end()
@@ -338,6 +402,12 @@ class ScriptedJudge:
 
     Endpoints: ``POST /v1/chat/completions`` (also ``/chat/completions``), ``GET /v1/models``,
     and any extra JSON endpoints added with :meth:`route`.
+
+    Fault injection: :meth:`fail_next` (HTTP errors, in order), :meth:`reply_style` (fenced,
+    prose or JSON-less replies), :meth:`reject_response_format` (no structured output), ``delay``
+    (slow replies) and :meth:`chaos` (seeded random faults of every kind in
+    :data:`CHAOS_KINDS`, at most ``max_per_question`` per question, counted in
+    :attr:`injected_faults`).
     """
 
     def __init__(
@@ -471,9 +541,10 @@ class ScriptedJudge:
     def route(self, path: str, fn: Callable[[dict[str, Any]], tuple[int, Any]]) -> None:
         """Add a plain JSON ``POST`` endpoint, e.g. ``route("/answer", fn)``.
 
-        ``fn(body)`` returns ``(status, json_body)``. Useful for testing applications that are
-        not OpenAI-compatible HTTP services. These requests are not recorded in
-        :attr:`requests`.
+        ``fn(body)`` returns ``(status, json_body)``; a ``bytes`` body is sent as is (with
+        ``Content-Type: application/json``), e.g. to test a client against malformed replies.
+        Useful for testing applications that are not OpenAI-compatible HTTP services. These
+        requests are not recorded in :attr:`requests`.
         """
         if not path.startswith("/"):
             path = "/" + path
@@ -535,7 +606,63 @@ class ScriptedJudge:
         with self._lock:
             self._state.rejected_formats = frozenset(types)
 
+    def chaos(
+        self,
+        rate: float = 0.3,
+        *,
+        seed: int = 0,
+        kinds: Iterable[str] = CHAOS_KINDS,
+        max_per_question: int | None = None,
+    ) -> ScriptedJudge:
+        """Inject random faults into judge calls, reproducibly; ``rate=0`` turns chaos off.
+
+        Each judge call (a request with a ``Judge:`` line; application calls are never touched)
+        gets, independently, a fault with probability ``rate``, its kind drawn uniformly from
+        ``kinds`` (default :data:`CHAOS_KINDS`). The draws come from ``random.Random(seed)``, taken
+        under the server's lock in arrival order, so the sequence of draws is fixed by the seed
+        (which request gets which draw depends on arrival order when requests overlap).
+
+        ``max_per_question``: at most this many faults for one question, a question being the
+        judge name plus the content of the first user message, i.e. the original question
+        before any repair turns a client appended (a retry or repair re-ask of a call is the
+        same question). With ``max_per_question=N`` and a client retry budget of ``N`` retries,
+        no call can run out of attempts.
+
+        A chaos fault replaces the answer; it does not consult the handler or the rules (so a
+        rule's ``times`` is not used up by it). While chaos is on, every response closes its
+        connection (``Connection: close``), so each request uses a fresh connection and a
+        ``drop`` always reaches the client as a failed attempt. Each call replaces the previous
+        chaos settings and clears :attr:`injected_faults` and the per-question tallies;
+        :meth:`reset` turns chaos off. Injected faults are recorded in :attr:`injected_faults`
+        and in each request's :attr:`JudgeCall.fault`. Returns ``self``.
+        """
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        chosen = tuple(kinds)
+        unknown = sorted(set(chosen) - set(CHAOS_KINDS))
+        if unknown or not chosen:
+            raise ValueError(
+                f"unknown chaos kind(s) {unknown}; expected some of {CHAOS_KINDS}"
+                if unknown
+                else "kinds must name at least one fault kind"
+            )
+        if max_per_question is not None and max_per_question < 0:
+            raise ValueError("max_per_question must be >= 0 or None")
+        with self._lock:
+            state = self._state
+            state.chaos = (
+                _Chaos(rate, random.Random(seed), chosen, max_per_question) if rate > 0 else None
+            )
+            state.chaos_counts = dict.fromkeys(chosen, 0) if rate > 0 else {}
+        return self
+
     # ------------------------------------------------------------------ observation
+
+    @property
+    def injected_faults(self) -> dict[str, int]:
+        """How many faults of each kind :meth:`chaos` injected (every chosen kind, zeros too)."""
+        with self._lock:
+            return dict(self._state.chaos_counts)
 
     @property
     def requests(self) -> list[JudgeCall]:
@@ -560,9 +687,9 @@ class ScriptedJudge:
     def reset(self) -> None:
         """Clear rules, the handler, recorded requests, injected faults and ``max_in_flight``.
 
-        Faults are: pending :meth:`fail_next` failures, the :meth:`reply_style` and the
-        :meth:`reject_response_format` set. The app function, routes, ``delay`` and the default
-        verdict are kept.
+        Faults are: pending :meth:`fail_next` failures, the :meth:`reply_style`, the
+        :meth:`reject_response_format` set and :meth:`chaos` (off, counts cleared). The app
+        function, routes, ``delay`` and the default verdict are kept.
         """
         with self._lock:
             state = self._state
@@ -573,6 +700,8 @@ class ScriptedJudge:
             state.style = "json"
             state.style_remaining = None
             state.rejected_formats = frozenset()
+            state.chaos = None
+            state.chaos_counts = {}
             state.max_in_flight = 0
 
     # ------------------------------------------------------------------ request handling
@@ -598,6 +727,29 @@ class ScriptedJudge:
             if fault.remaining <= 0:
                 faults.pop(0)
             return fault
+
+    def _chaos_on(self) -> bool:
+        with self._lock:
+            return self._state.chaos is not None
+
+    def _take_chaos(self, call: JudgeCall) -> str | None:
+        """The chaos fault for this request, if any (drawn and recorded under the lock)."""
+        if call.judge is None:
+            return None
+        with self._lock:
+            state = self._state
+            chaos = state.chaos
+            if chaos is None or chaos.rng.random() >= chaos.rate:
+                return None
+            kind = chaos.rng.choice(chaos.kinds)
+            question = (call.judge, call.first_user_message)
+            count = chaos.per_question.get(question, 0)
+            if chaos.max_per_question is not None and count >= chaos.max_per_question:
+                return None
+            chaos.per_question[question] = count + 1
+            state.chaos_counts[kind] = state.chaos_counts.get(kind, 0) + 1
+            call.fault = kind
+            return kind
 
     def _take_style(self) -> str:
         with self._lock:
@@ -645,8 +797,9 @@ class ScriptedJudge:
             return "echo: " + call.last_user_message
         return app(call)
 
-    def _answer(self, call: JudgeCall) -> tuple[int, bytes, str, dict[str, str]]:
-        """Status, body, content type and extra headers for one chat request."""
+    def _answer(self, call: JudgeCall) -> tuple[int, bytes, str, dict[str, str]] | None:
+        """Status, body, content type and extra headers for one chat request; ``None`` to close
+        the connection without a response."""
         delay = self.delay
         if delay > 0:
             time.sleep(delay)
@@ -687,6 +840,9 @@ class ScriptedJudge:
                 }
             ).encode("utf-8")
             return 400, payload, "application/json", {}
+        kind = self._take_chaos(call)
+        if kind is not None:
+            return self._chaos_answer(kind, call)
         try:
             content = (
                 self._judge_content(call) if call.judge is not None else self._app_content(call)
@@ -701,20 +857,26 @@ class ScriptedJudge:
                 }
             ).encode("utf-8")
             return 500, payload, "application/json", {}
+        return self._completion(call, {"role": "assistant", "content": content})
+
+    def _completion(
+        self, call: JudgeCall, message: dict[str, Any] | None, finish_reason: str = "stop"
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """A 200 chat completion with ``message`` as its only choice (no choices for ``None``)."""
+        content = message.get("content") if message is not None else None
         prompt_tokens = len(call.text) // 4 + 1
-        completion_tokens = len(content) // 4 + 1
+        completion_tokens = len(content if isinstance(content, str) else "") // 4 + 1
+        choices = (
+            [{"index": 0, "message": message, "finish_reason": finish_reason}]
+            if message is not None
+            else []
+        )
         completion = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
+            "choices": choices,
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -722,6 +884,53 @@ class ScriptedJudge:
             },
         }
         return 200, json.dumps(completion).encode("utf-8"), "application/json", {}
+
+    def _chaos_answer(
+        self, kind: str, call: JudgeCall
+    ) -> tuple[int, bytes, str, dict[str, str]] | None:
+        if kind == "drop":
+            return None
+        if kind.startswith("http_"):
+            status = int(kind.removeprefix("http_"))
+            error_type = "rate_limit_error" if status == 429 else "server_error"
+            payload = json.dumps(
+                {"error": {"message": f"chaos: HTTP {status}", "type": error_type}}
+            ).encode("utf-8")
+            extra = {"Retry-After": "0"} if status == 429 else {}
+            return status, payload, "application/json", extra
+        if kind == "no_choices":
+            return self._completion(call, None)
+        if kind == "refusal":
+            message = {"role": "assistant", "content": None, "refusal": _CHAOS_REFUSAL}
+            return self._completion(call, message)
+        if kind == "truncated":
+            message = {"role": "assistant", "content": _CHAOS_TRUNCATED}
+            return self._completion(call, message, finish_reason="length")
+        if kind == "garbage":
+            return self._completion(call, {"role": "assistant", "content": "I think it is fine."})
+        return self._completion(  # out_of_scale
+            call, {"role": "assistant", "content": json.dumps(_out_of_scale(call))}
+        )
+
+
+def _out_of_scale(call: JudgeCall) -> dict[str, Any]:
+    """A verdict outside the requested scale: a score above the schema's ``maximum`` when the
+    request asks for a score (1e9 when it has no schema), else the rating ``"maybe"``."""
+    schema: Any = None
+    if call.response_format is not None:
+        schema = call.response_format.get("schema")
+        inner = call.response_format.get("json_schema")
+        if isinstance(inner, dict):
+            schema = inner.get("schema")
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(properties, dict) and isinstance(properties.get("score"), dict):
+        maximum = properties["score"].get("maximum")
+        numeric = isinstance(maximum, (int, float)) and not isinstance(maximum, bool)
+        score = maximum + 1 if numeric else 1e9
+        return {"rationale": "chaos: out of scale", "score": score}
+    if properties is None and '"score"' in call.text:
+        return {"rationale": "chaos: out of scale", "score": 1e9}
+    return {"rationale": "chaos: out of scale", "rating": "maybe"}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from pytest_genai_eval.llm import (
     LLMError,
     LLMHTTPError,
     LLMOutputError,
+    LLMTransportError,
     Secret,
     extract_json_object,
     parse_retry_after,
@@ -169,11 +171,46 @@ def test_chat_overrides_and_no_authorization_without_key(judge: ScriptedJudge) -
     assert "authorization" not in call.headers
 
 
-def test_missing_content_is_an_llm_error(judge: ScriptedJudge) -> None:
-    judge.route("/broken/v1/chat/completions", lambda body: (200, {"choices": []}))
-    settings = EndpointSettings(base_url=judge.url + "/broken/v1", model="m")
-    with pytest.raises(LLMError, match=r"choices\[0\]\.message\.content"):
-        run_with_client(settings, lambda client: client.chat([{"role": "user", "content": "x"}]))
+def test_missing_content_is_retried_then_an_output_error(judge: ScriptedJudge) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def empty(body: dict[str, Any]) -> tuple[int, Any]:
+        bodies.append(body)
+        return 200, {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 0}}
+
+    judge.route("/broken/v1/chat/completions", empty)
+    settings = EndpointSettings(base_url=judge.url + "/broken/v1", model="m", max_retries=2)
+    sleep = RecordingSleep()
+    with pytest.raises(LLMOutputError, match=r"choices\[0\]\.message\.content") as info:
+        run_with_client(
+            settings, lambda client: client.chat([{"role": "user", "content": "x"}]), sleep=sleep
+        )
+    assert (info.value.fault, info.value.attempts) == ("no_choices", 3)
+    assert "failed after 3 attempts" in str(info.value)
+    assert len(bodies) == 3
+    assert bodies[0] == bodies[1] == bodies[2]  # chat() sends the same request again ...
+    assert sleep.waits == []  # ... at once: a content fault is not a server in trouble
+
+
+def test_chat_retries_a_refusal_and_reports_finish_reason(judge: ScriptedJudge) -> None:
+    replies = iter(
+        [
+            {"choices": [{"message": {"content": None, "refusal": "I can't help with that"}}]},
+            {
+                "choices": [{"message": {"content": "half a sen"}, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+            },
+        ]
+    )
+    judge.route("/refuses/v1/chat/completions", lambda body: (200, next(replies)))
+    settings = EndpointSettings(base_url=judge.url + "/refuses/v1", model="m")
+    reply = run_with_client(
+        settings, lambda client: client.chat([{"role": "user", "content": "x"}])
+    )
+    assert reply.content == "half a sen"  # a truncated plain reply is a reply
+    assert reply.finish_reason == "length"
+    assert reply.attempts == 2
+    assert reply.usage == TokenUsage(5, 7, 12)
 
 
 def test_missing_usage_is_zero(judge: ScriptedJudge) -> None:
@@ -197,6 +234,7 @@ def test_json_schema_mode_sends_the_schema(judge: ScriptedJudge) -> None:
     assert reply.data == {"rationale": "wrong", "rating": "no"}
     assert reply.mode == "json_schema"
     assert reply.repaired is False
+    assert (reply.attempts, reply.faults) == (1, ())
     assert reply.model == "scripted-judge"
     (call,) = judge.requests
     assert call.response_format == {
@@ -214,9 +252,11 @@ def test_fallback_to_json_object_then_text_is_remembered(judge: ScriptedJudge) -
         second = await ask_verdict(client)
         return first, second, client.json_mode
 
-    first, second, mode = run_with_client(settings_for(judge), two_calls)
+    first, second, mode = run_with_client(settings_for(judge, max_retries=0), two_calls)
     assert first.data == second.data == {"rationale": "All criteria are met.", "rating": "yes"}
     assert first.mode == second.mode == mode == "text"
+    # the downgrades did not use the budget: even with max_retries=0 the call succeeded
+    assert first.attempts == second.attempts == 1
     formats = [call.response_format for call in judge.requests]
     assert formats == [
         {
@@ -277,6 +317,7 @@ def test_garbage_once_then_valid_is_repaired(judge: ScriptedJudge) -> None:
     judge.reply_style("garbage", times=1)
     reply = run_with_client(settings_for(judge), ask_verdict)
     assert reply.repaired is True
+    assert (reply.attempts, reply.faults) == (2, ("no_json",))
     assert reply.data == {"rationale": "All criteria are met.", "rating": "yes"}
     first, repair = judge.requests
     assert repair.messages[: len(JUDGE_MESSAGES)] == JUDGE_MESSAGES
@@ -307,14 +348,28 @@ def test_schema_invalid_reply_is_repaired_with_the_reason(judge: ScriptedJudge) 
     assert "rating" in repair_prompt and "'maybe' is not one of" in repair_prompt
 
 
-def test_garbage_always_is_an_output_error_after_two_requests(judge: ScriptedJudge) -> None:
+def test_garbage_always_is_an_output_error_when_the_budget_is_spent(judge: ScriptedJudge) -> None:
     judge.reply_style("garbage")
     with pytest.raises(LLMOutputError) as info:
-        run_with_client(settings_for(judge), ask_verdict)
+        run_with_client(settings_for(judge, max_retries=3), ask_verdict)
     message = str(info.value)
     assert "no JSON object" in message
     assert "I think it is fine." in message
-    assert len(judge.requests) == 2
+    assert "failed after 4 attempts" in message
+    assert (info.value.fault, info.value.attempts) == ("no_json", 4)
+    assert len(judge.requests) == 4  # max_retries=3: re-asked three times, not once
+    # Every repair re-ask is the original question plus the last bad reply and the reason,
+    # not a growing history of every bad reply.
+    for repair in judge.requests[1:]:
+        assert repair.messages[: len(JUDGE_MESSAGES)] == JUDGE_MESSAGES
+        assert len(repair.messages) == len(JUDGE_MESSAGES) + 2
+
+
+def test_the_default_budget_re_asks_more_than_once(judge: ScriptedJudge) -> None:
+    judge.reply_style("garbage", times=3)
+    reply = run_with_client(settings_for(judge), ask_verdict)  # max_retries=4 by default
+    assert reply.data["rating"] == "yes"
+    assert (reply.attempts, reply.faults) == (4, ("no_json",) * 3)
 
 
 def test_usage_is_summed_over_chat_calls(judge: ScriptedJudge) -> None:
@@ -378,6 +433,7 @@ def test_retries_exhausted_is_an_http_error_with_the_status(judge: ScriptedJudge
         )
     assert info.value.status == 503
     assert "3 attempts" in str(info.value)
+    assert (info.value.fault, info.value.attempts) == ("http", 3)
     assert len(judge.requests) == 3
 
 
@@ -408,7 +464,19 @@ def test_error_body_excerpt_is_short(judge: ScriptedJudge) -> None:
 
 
 def test_timeout_is_retried_then_an_error(judge: ScriptedJudge) -> None:
-    judge.delay = 0.6
+    # The server answers only once the test releases it, after the call: the call can only end
+    # by the client's own timeouts. (A wall-clock bound just above the expected time, as this
+    # test had before, fails whenever the test process pauses: a full garbage collection in a
+    # pytest process with in-process pytester runs takes 0.3 s on a 2-core machine.)
+    release = threading.Event()
+    answered: list[str] = []
+
+    def stalled_app(call: JudgeCall) -> str:
+        release.wait(30)
+        answered.append(call.last_user_message)
+        return "too late"
+
+    judge.set_app(stalled_app)
     sleep = RecordingSleep()
     elapsed: list[float] = []
 
@@ -419,13 +487,22 @@ def test_timeout_is_retried_then_an_error(judge: ScriptedJudge) -> None:
         finally:
             elapsed.append(time.perf_counter() - started)
 
-    with pytest.raises(LLMError, match="timed out") as info:
-        run_with_client(settings_for(judge, timeout=0.05, max_retries=1), timed_chat, sleep=sleep)
-    assert not isinstance(info.value, LLMHTTPError)
-    # Both attempts gave up long before the server would have answered (0.6 s each).
-    assert elapsed[0] < 0.5
+    try:
+        with pytest.raises(LLMTransportError, match="timed out") as info:
+            run_with_client(
+                settings_for(judge, timeout=0.05, max_retries=1), timed_chat, sleep=sleep
+            )
+        answered_before_the_error = list(answered)
+    finally:
+        release.set()
+    assert isinstance(info.value, LLMError) and not isinstance(info.value, LLMHTTPError)
+    assert (info.value.fault, info.value.attempts) == ("timeout", 2)
+    # Both attempts gave up on their own: the server had not answered either of them.
+    assert answered_before_the_error == []
     assert len(judge.requests) == 2
     assert len(sleep.waits) == 1
+    # Each attempt waited its timeout, and the call did not wait for the (withheld) answers.
+    assert 2 * 0.05 <= elapsed[0] < 15
 
 
 def test_connection_refused_is_retried_then_an_error() -> None:
@@ -433,11 +510,12 @@ def test_connection_refused_is_retried_then_an_error() -> None:
     settings = settings_for(server, max_retries=2)
     server.stop()
     sleep = RecordingSleep()
-    with pytest.raises(LLMError, match="ConnectError") as info:
+    with pytest.raises(LLMTransportError, match="ConnectError") as info:
         run_with_client(
             settings, lambda client: client.chat([{"role": "user", "content": "hi"}]), sleep=sleep
         )
     assert "3 attempts" in str(info.value)
+    assert (info.value.fault, info.value.attempts) == ("transport", 3)
     assert len(sleep.waits) == 2
 
 

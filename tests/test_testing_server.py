@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_genai_eval.testing import JudgeCall, ScriptedJudge, Verdict
+from pytest_genai_eval.testing import CHAOS_KINDS, JudgeCall, ScriptedJudge, Verdict
 
 
 @pytest.fixture
@@ -172,9 +172,11 @@ def test_reset_clears_rules_handler_faults_and_records(
     judge.fail_next(3, status=503)
     judge.reply_style("garbage")
     judge.reject_response_format("json_object")
+    judge.chaos(rate=1.0)
     judge.reset()
     assert judge.requests == []
     assert judge.max_in_flight == 0
+    assert judge.injected_faults == {}
     response = post_chat(
         http, judge, judge_messages("j", "x"), response_format={"type": "json_object"}
     )
@@ -325,6 +327,14 @@ def test_route_serves_plain_json(judge: ScriptedJudge, http: httpx.Client) -> No
     missing = http.post(judge.url + "/answer", json={})
     assert missing.status_code == 422
     assert judge.requests == []  # routes are not chat requests
+
+
+def test_route_sends_a_bytes_body_as_is(judge: ScriptedJudge, http: httpx.Client) -> None:
+    judge.route("/raw", lambda body: (200, b'{"choices": [trunc'))
+    response = http.post(judge.url + "/raw", json={})
+    assert response.status_code == 200
+    assert response.content == b'{"choices": [trunc'
+    assert response.headers["content-type"] == "application/json"
 
 
 # ---- fault injection -------------------------------------------------------------------------------
@@ -479,6 +489,121 @@ def test_keep_alive_connection_is_reused(judge: ScriptedJudge, http: httpx.Clien
         ports.add(stream.get_extra_info("client_addr")[1])
     assert len(judge.requests) == 20
     assert len(ports) == 1  # one keep-alive connection served all 20 requests
+
+
+# ---- chaos -----------------------------------------------------------------------------------------
+
+
+def test_chaos_kinds_are_what_the_docs_say(judge: ScriptedJudge, http: httpx.Client) -> None:
+    seen: dict[str, httpx.Response] = {}
+    for kind in CHAOS_KINDS:
+        judge.chaos(rate=1.0, kinds=[kind])
+        if kind == "drop":
+            with pytest.raises(httpx.RemoteProtocolError):
+                post_chat(http, judge, judge_messages("j", kind))
+        else:
+            seen[kind] = post_chat(http, judge, judge_messages("j", kind))
+        assert judge.injected_faults == {kind: 1}
+        assert judge.requests[-1].fault == kind
+    for status in (500, 503, 429):
+        response = seen[f"http_{status}"]
+        assert response.status_code == status
+        assert response.json()["error"]["message"] == f"chaos: HTTP {status}"
+    assert seen["http_429"].headers["retry-after"] == "0"
+    assert "retry-after" not in seen["http_503"].headers
+    choices = {kind: seen[kind].json()["choices"] for kind in seen if not kind.startswith("http")}
+    assert choices["no_choices"] == []
+    assert choices["garbage"][0]["message"]["content"] == "I think it is fine."
+    assert json.loads(choices["out_of_scale"][0]["message"]["content"])["rating"] == "maybe"
+    truncated = choices["truncated"][0]
+    assert truncated["finish_reason"] == "length"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(truncated["message"]["content"])
+    assert choices["refusal"][0]["message"] == {
+        "role": "assistant",
+        "content": None,
+        "refusal": "I can't help with that",
+    }
+    assert all(response.headers["connection"] == "close" for response in seen.values())
+
+
+def test_chaos_out_of_scale_scores_exceed_the_schema_maximum(
+    judge: ScriptedJudge, http: httpx.Client
+) -> None:
+    judge.chaos(rate=1.0, kinds=["out_of_scale"])
+    schema = {"type": "object", "properties": {"score": {"type": "number", "maximum": 5}}}
+    strict = {"type": "json_schema", "json_schema": {"name": "s", "schema": schema}}
+    loose = {"type": "json_object", "schema": schema}
+    for response_format in (strict, loose):
+        response = post_chat(http, judge, judge_messages("j", "x"), response_format=response_format)
+        assert verdict_of(response) == {"rationale": "chaos: out of scale", "score": 6}
+    text_mode = [
+        {"role": "system", "content": 'Judge: j\nAnswer {"rationale": ..., "score": <1 to 5>}'},
+        {"role": "user", "content": "y"},
+    ]
+    assert verdict_of(post_chat(http, judge, text_mode))["score"] == 1e9
+
+
+def test_chaos_caps_faults_per_question(judge: ScriptedJudge, http: httpx.Client) -> None:
+    judge.chaos(rate=1.0, kinds=["http_500"], max_per_question=2)
+    question = judge_messages("j", "the question")
+    statuses = [post_chat(http, judge, question).status_code for _ in range(2)]
+    # A repair re-ask (the question plus more turns) is the same question: no third fault.
+    repair = [
+        *question,
+        {"role": "assistant", "content": "bad"},
+        {"role": "user", "content": "Your previous reply could not be used."},
+    ]
+    statuses.append(post_chat(http, judge, repair).status_code)
+    # Another judge or another question has its own count.
+    statuses.append(post_chat(http, judge, judge_messages("k", "the question")).status_code)
+    statuses.append(post_chat(http, judge, judge_messages("j", "another")).status_code)
+    assert statuses == [500, 500, 200, 500, 500]
+    assert judge.injected_faults == {"http_500": 4}
+    assert [call.fault for call in judge.requests] == ["http_500"] * 2 + [None] + ["http_500"] * 2
+
+
+def test_chaos_is_reproducible_from_its_seed(judge: ScriptedJudge, http: httpx.Client) -> None:
+    def faults(seed: int) -> list[str | None]:
+        judge.reset()
+        judge.chaos(rate=0.5, seed=seed, kinds=["http_500", "http_503", "garbage", "refusal"])
+        for i in range(40):
+            post_chat(http, judge, judge_messages("j", f"q{i}"))
+        return [call.fault for call in judge.requests]
+
+    first, again, other = faults(7), faults(7), faults(8)
+    assert first == again
+    assert first != other
+    assert 8 < sum(f is not None for f in first) < 32  # about half of 40
+    assert set(first) == {None, "http_500", "http_503", "garbage", "refusal"}
+
+
+def test_chaos_spares_app_calls_and_turns_off(judge: ScriptedJudge, http: httpx.Client) -> None:
+    judge.chaos(rate=1.0)
+    assert content_of(post_chat(http, judge, judge_messages(None, "hello"))) == "echo: hello"
+    assert judge.requests[-1].fault is None
+    assert sum(judge.injected_faults.values()) == 0
+    judge.chaos(rate=0)
+    response = post_chat(http, judge, judge_messages("j", "x"))
+    assert verdict_of(response)["rating"] == "yes"
+    assert response.headers.get("connection", "").lower() != "close"  # keep-alive again
+    assert judge.injected_faults == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rate": 1.5}, "rate must be between 0 and 1"),
+        ({"rate": -0.1}, "rate must be between 0 and 1"),
+        ({"kinds": ["http_500", "meteor"]}, "unknown chaos kind(s) ['meteor']"),
+        ({"kinds": []}, "kinds must name at least one fault kind"),
+        ({"max_per_question": -1}, "max_per_question must be >= 0"),
+    ],
+)
+def test_chaos_argument_errors(judge: ScriptedJudge, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        judge.chaos(**kwargs)
+    assert message in str(info.value)
 
 
 # ---- the pytest fixture --------------------------------------------------------------------------------
