@@ -41,7 +41,15 @@ from .artifacts import (
     _dumps,
     read_results,
 )
-from .gate import EXIT_OK, EXIT_QUALITY_FAILED, OVERALL, Threshold, check_status
+from .gate import (
+    EXIT_EVALUATION_ERRORS,
+    EXIT_OK,
+    EXIT_QUALITY_FAILED,
+    OVERALL,
+    CheckStatus,
+    Threshold,
+    check_status,
+)
 from .metrics import compute_metrics, metric_direction
 from .results import Assessment, RowResult
 from .stats import exact_mcnemar, mcnemar_one_sided_drop, wilson_interval
@@ -75,7 +83,7 @@ DEFAULT_MAX_DROP = 0.05  # margin for the overall pass rate: 5 percentage points
 
 ChangeKind = Literal["regression", "fix", "new", "removed", "unchanged", "changed"]
 DropTest = Literal["wilson", "point"]
-VerdictStatus = Literal["passed", "failed", "incompatible"]
+VerdictStatus = Literal["passed", "failed", "undecidable", "incompatible"]
 
 _EPS = 1e-9
 _LABELS: Mapping[str, str] = MappingProxyType(
@@ -341,16 +349,19 @@ class PairedTest:
 
 @dataclass(frozen=True)
 class RuleCheck:
-    """One gate rule: ``passed`` is ``None`` when it could not be evaluated (no data)."""
+    """One gate rule: ``passed`` is ``None`` when it could not be evaluated (no data) or, with
+    ``undecidable``, when rows unassessed in this run leave it open (it holds if they all pass
+    and fails if they all fail)."""
 
     rule: Literal["mcnemar", "max_drop", "max_regressions"]
     passed: bool | None
     detail: str
     metric: str | None = None
+    undecidable: bool = False
 
     @property
-    def status(self) -> str:
-        return check_status(self.passed)
+    def status(self) -> CheckStatus:
+        return check_status(self.passed, undecidable=self.undecidable)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -375,13 +386,25 @@ class ComparisonVerdict:
         return self.status == "failed"
 
     @property
+    def undecidable(self) -> bool:
+        return self.status == "undecidable"
+
+    @property
     def exit_code(self) -> int:
-        """1 (quality failure, as in :mod:`gate`) when failed, else 0."""
-        return EXIT_QUALITY_FAILED if self.failed else EXIT_OK
+        """1 (quality failure, as in :mod:`gate`) when failed, 6 when undecidable (rows
+        unassessed in this run leave a rule open), else 0."""
+        if self.failed:
+            return EXIT_QUALITY_FAILED
+        return EXIT_EVALUATION_ERRORS if self.undecidable else EXIT_OK
 
     @property
     def line(self) -> str:
-        head = {"passed": "PASSED", "failed": "FAILED", "incompatible": "INCOMPATIBLE"}[self.status]
+        head = {
+            "passed": "PASSED",
+            "failed": "FAILED",
+            "undecidable": "UNDECIDABLE",
+            "incompatible": "INCOMPATIBLE",
+        }[self.status]
         if self.status == "incompatible":
             head += " (not gated)"
         detail = "; ".join(self.reasons) or self.summary
@@ -741,6 +764,100 @@ def _rule_checks(
     return checks
 
 
+# ---- rules on bounds (rows unassessed in this run) ---------------------------------------------
+def _has_unassessed(changes: Sequence[RowChange], metrics: Mapping[str, Any]) -> bool:
+    if any(c.new_status == "error" and c.old_status in ("pass", "fail") for c in changes):
+        return True
+    return any(
+        name.endswith("/rating/unassessed_count") and (_numeric(value) or 0) > 0
+        for name, value in metrics.items()
+    )
+
+
+def _bound_metrics(metrics: Mapping[str, Any], which: Literal["pessimistic", "optimistic"]) -> dict[str, Any]:
+    """The metrics as if every unassessed row had failed (pessimistic) or passed (optimistic):
+    each rate becomes its bound, counted over the rated and the unassessed rows."""
+    out = dict(metrics)
+    for name in metrics:
+        if not name.endswith(_RATE_SUFFIX):
+            continue
+        base = name[: -len("/percentage")]
+        unassessed = _numeric(metrics.get(f"{base}/unassessed_count")) or 0.0
+        bound = _numeric(metrics.get(f"{base}/{which}_percentage"))
+        if unassessed <= 0 or bound is None:
+            continue
+        out[name] = bound
+        out[f"{base}/count"] = (_numeric(metrics.get(f"{base}/count")) or 0.0) + unassessed
+    return out
+
+
+def _paired_bound(
+    paired: PairedTest, to_fail: int, to_pass: int
+) -> PairedTest:
+    b, c = paired.b + to_fail, paired.c + to_pass
+    return PairedTest(
+        paired=paired.paired + to_fail + to_pass,
+        b=b,
+        c=c,
+        p_one_sided=mcnemar_one_sided_drop(b, c),
+        p_two_sided=exact_mcnemar(b, c),
+    )
+
+
+def _checks_on_bounds(
+    observed: Sequence[RuleCheck],
+    changes: Sequence[RowChange],
+    paired: PairedTest,
+    regressions: int,
+    old_metrics: Mapping[str, Any],
+    new_metrics: Mapping[str, Any],
+    rules: RegressionRules,
+) -> list[RuleCheck]:
+    """Each rule decided twice: with every row unassessed in this run counted as a failure
+    (pessimistic) and as a pass (optimistic). Holds pessimistically: passed; fails even
+    optimistically: failed; otherwise undecidable."""
+    was_pass = sum(1 for c in changes if c.new_status == "error" and c.old_status == "pass")
+    was_fail = sum(1 for c in changes if c.new_status == "error" and c.old_status == "fail")
+    worst = _rule_checks(
+        # unassessed rows that passed before all regress; those that failed stay failing
+        _paired_bound(paired, was_pass, 0),
+        _metric_deltas(old_metrics, _bound_metrics(new_metrics, "pessimistic"), rules.confidence),
+        regressions + was_pass,
+        rules,
+    )
+    best = _rule_checks(
+        # unassessed rows that failed before are all fixed; those that passed still pass
+        _paired_bound(paired, 0, was_fail),
+        _metric_deltas(old_metrics, _bound_metrics(new_metrics, "optimistic"), rules.confidence),
+        regressions,
+        rules,
+    )
+    out = []
+    for check, low, high in zip(observed, worst, best, strict=True):
+        if low.passed is True:
+            out.append(
+                RuleCheck(check.rule, True, f"{low.detail} (even if every unassessed row failed)", check.metric)
+            )
+        elif high.passed is False:
+            out.append(
+                RuleCheck(check.rule, False, f"{high.detail} (even if every unassessed row passed)", check.metric)
+            )
+        elif low.passed is None and high.passed is None:
+            out.append(check)
+        else:
+            out.append(
+                RuleCheck(
+                    check.rule,
+                    None,
+                    f"undecidable: if every unassessed row failed: {low.detail}; "
+                    f"if every one passed: {high.detail}",
+                    check.metric,
+                    undecidable=True,
+                )
+            )
+    return out
+
+
 # ---- compatibility ------------------------------------------------------------------------------
 def _suite_names(document: Mapping[str, Any], rows: Sequence[RowResult]) -> list[str]:
     names: dict[str, None] = {}
@@ -873,22 +990,29 @@ def compare(
     paired = _paired_test(changes)
     regressions = sum(1 for c in changes if c.kind == "regression")
     checks = _rule_checks(paired, deltas, regressions, rules)
+    new_metrics = _metrics_of(new_doc, new_rows)
+    if _has_unassessed(changes, new_metrics):
+        checks = _checks_on_bounds(
+            checks, changes, paired, regressions, _metrics_of(old_doc, old_rows), new_metrics, rules
+        )
     problems, notes = compatibility(baseline, current)
 
     failing = [c.detail for c in checks if c.passed is False]
-    notes += [c.detail for c in checks if c.passed is None]
+    undecided = [c.detail for c in checks if c.undecidable]
+    notes += [c.detail for c in checks if c.passed is None and not c.undecidable]
     status: VerdictStatus
     if problems and not rules.allow_incompatible:
         status = "incompatible"
         reasons = [f"baseline incompatible: {p}" for p in problems]
         notes += [f"would fail if gated: {f}" for f in failing]
+        notes += [f"would be {u}" if u.startswith("undecidable") else u for u in undecided]
         notes.append(
             "not gated: update the baseline from this run, or allow incompatible baselines "
             "to gate anyway"
         )
     else:
-        status = "failed" if failing else "passed"
-        reasons = failing
+        status = "failed" if failing else "undecidable" if undecided else "passed"
+        reasons = failing + undecided
         notes += [f"baseline incompatible (gated anyway): {p}" for p in problems]
     summary = f"{regressions} regression(s), {paired.c} fix(es) on {paired.paired} paired row(s)"
     return Comparison(

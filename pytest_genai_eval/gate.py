@@ -7,10 +7,15 @@ Rules (also in README.md, "The gate"):
   tolerated row by row: the item is reported as xfailed, and the threshold decides at the end.
 * Judge or app errors are not quality failures. They are counted apart and allowed up to the
   ``errors`` threshold (default 0); beyond it the run exits with ``EXIT_EVALUATION_ERRORS``.
+* Errors never move a rate. A pass-rate threshold is decided on bounds: pessimistic (every
+  unassessed row failed) and optimistic (every one passed). Met pessimistically: met. Missed
+  even optimistically: missed (a quality failure). Otherwise it is undecidable, which exits with
+  ``EXIT_EVALUATION_ERRORS`` like an error does: the evaluation could not produce a verdict.
 * A quality failure (strict row failure, missed threshold) wins over errors: exit 1.
-* When LLM judges could not run (no judge configured) or a threshold had no data, and nothing
-  failed, the verdict is INCOMPLETE with exit 0; ``--genai-require-judge`` makes a missing judge
-  a usage error instead.
+* A threshold with no data at all is undecidable too, unless LLM judges were not run because no
+  judge is configured: then the verdict is INCOMPLETE with exit 0 (``--genai-require-judge``
+  makes a missing judge a usage error instead).
+* An interrupted run (SIGINT, SIGTERM) is INTERRUPTED, exit 2, whatever its rows say.
 """
 
 from __future__ import annotations
@@ -57,7 +62,10 @@ Op = Literal[">=", "<=", ">", "<"]
 _OPS: tuple[Op, ...] = (">=", "<=", ">", "<")
 _THRESHOLD_RE = re.compile(r"^\s*([^<>=\s]+)\s*(>=|<=|>|<|=)\s*(.+?)\s*$")
 
-GateStatus = Literal["passed", "failed", "errors", "incomplete", "empty"]
+GateStatus = Literal[
+    "passed", "failed", "errors", "undecidable", "incomplete", "interrupted", "empty"
+]
+CheckStatus = Literal["pass", "fail", "undecidable", "no data"]
 
 
 class ThresholdError(ValueError):
@@ -169,6 +177,70 @@ def parse_threshold_mapping(mapping: Mapping[str, Any], origin: str) -> list[Thr
     return out
 
 
+_RATING_SUFFIXES = (
+    "percentage",
+    "count",
+    "ci_low",
+    "ci_high",
+    "unassessed_count",
+    "pessimistic_percentage",
+    "optimistic_percentage",
+)
+
+
+def known_metrics(names: Iterable[str]) -> set[str]:
+    """Every metric a run whose assessments are ``names`` can have (for validating thresholds
+    before anything runs)."""
+    from .metrics import compute_metrics
+
+    known = set(compute_metrics([]))
+    known |= {f"{OVERALL.rsplit('/', 1)[0]}/{suffix}" for suffix in _RATING_SUFFIXES}
+    for name in names:
+        for prefix in JUDGED_PREFIXES:
+            known |= {f"{prefix}/{name}/rating/{suffix}" for suffix in _RATING_SUFFIXES}
+            known.add(f"{prefix}/{name}/score/average")
+        known |= {
+            f"judge/{name}/{counter}"
+            for counter in ("error_count", "skipped_count", "not_run_count", "agreement/average")
+        }
+        known.add(f"response/overall_assessment/root_cause/{name}/count")
+    known |= set(ALIASES.values())
+    return known
+
+
+def threshold_problems(thresholds: Iterable[Threshold], names: Iterable[str]) -> list[str]:
+    """What is wrong with thresholds given the assessments a suite (or run) has: each names a
+    metric, alias, judge or check that exists, with a "did you mean" for near misses."""
+    import difflib
+
+    names = set(names)
+    metrics = known_metrics(names)
+    judge_like = {n for n in names} | {n.split("/")[0] for n in names}
+    spellings = sorted({*ALIASES, ERRORS, *judge_like})
+    problems = []
+    for t in thresholds:
+        if t.name == ERRORS or t.name in ALIASES:
+            continue
+        if t.name.count("/") >= 2:
+            if t.name in metrics:
+                continue
+            candidates = sorted(metrics)
+            what = "metric"
+        else:
+            if t.name in names:
+                continue
+            candidates = spellings
+            what = "metric alias, judge or check"
+        close = difflib.get_close_matches(t.name, candidates, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        origin = f"{t.origin}: " if t.origin else ""
+        problems.append(
+            f"{origin}threshold {t.name!r} names no {what} of this run{hint} "
+            f"(judges and checks here: {', '.join(sorted(names)) or 'none'})"
+        )
+    return problems
+
+
 def tolerated(thresholds: Iterable[Threshold], failing: Sequence[str]) -> bool:
     """Is a row failing on these assessments tolerated by a pass-rate threshold below 100%?"""
     rates = [t for t in thresholds if t.is_pass_rate and t.value < 1.0]
@@ -180,31 +252,86 @@ def tolerated(thresholds: Iterable[Threshold], failing: Sequence[str]) -> bool:
     return all(name in covered or name.split("/")[0] in covered for name in failing)
 
 
-def check_status(passed: bool | None) -> str:
-    """The word for a check's outcome: "pass", "fail", or "no data" when it could not run."""
+def check_status(passed: bool | None, *, undecidable: bool = False) -> CheckStatus:
+    """The word for a check's outcome: "pass", "fail", "undecidable" (unassessed rows leave it
+    open), or "no data" when it could not be evaluated at all."""
+    if undecidable:
+        return "undecidable"
     if passed is None:
         return "no data"
     return "pass" if passed else "fail"
 
 
+def compare_value(actual: float, op: Op, value: float) -> bool:
+    return {
+        ">=": actual >= value - 1e-12,
+        "<=": actual <= value + 1e-12,
+        ">": actual > value,
+        "<": actual < value,
+    }[op]
+
+
 @dataclass
 class ThresholdCheck:
+    """One threshold against one scope's metrics.
+
+    ``actual`` is the metric (for rates: over the rated rows). For pass rates with unassessed
+    rows, ``bounds`` is ``(pessimistic, optimistic)`` and ``unassessed`` their count; ``passed``
+    is None and ``undecidable`` True when the bounds lie on both sides of the threshold.
+    ``not_run`` marks a threshold without data because its LLM judge was not run (no judge
+    configured): INCOMPLETE rather than undecidable.
+    """
+
     scope: str  # "run" or the suite name
     threshold: Threshold
     metric: str
     actual: float | None
-    passed: bool | None  # None: no data
+    passed: bool | None  # None: undecidable or no data
+    bounds: tuple[float, float] | None = None
+    unassessed: int = 0
+    undecidable: bool = False
+    not_run: bool = False
 
     @property
-    def status(self) -> str:
-        return check_status(self.passed)
+    def status(self) -> CheckStatus:
+        return check_status(self.passed, undecidable=self.undecidable)
+
+    @property
+    def op(self) -> Op:
+        return self.threshold.operator(self.metric)
+
+    def describe_outcome(self) -> str:
+        """``overall >= 0.9 missed (actual 0.8)``, ``... undecidable: 50%-90% with 4 unassessed
+        row(s)``, ``... not evaluated (no data)``."""
+        head = f"{self.scope}: {self.threshold.describe()}"
+        if self.undecidable and self.bounds is not None:
+            low, high = self.bounds
+            return (
+                f"{head} undecidable: between {_fmt(low)} (every unassessed row failed) and "
+                f"{_fmt(high)} (every one passed), {self.unassessed} unassessed row(s)"
+            )
+        if self.undecidable:
+            return f"{head} undecidable: no row was assessed ({self.metric} has no data)"
+        if self.passed is None:
+            return f"{head} not evaluated (no data)"
+        verb = "met" if self.passed else "missed"
+        bounds = ""
+        if self.bounds is not None and self.unassessed:
+            bounds = f", bounds {_fmt(self.bounds[0])}-{_fmt(self.bounds[1])}"
+        return f"{head} {verb} (actual {_fmt(self.actual or 0.0)}{bounds})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "scope": self.scope,
             "threshold": self.threshold.describe(),
+            "name": self.threshold.name,
+            "op": self.op,
+            "value": self.threshold.value,
             "metric": self.metric,
             "actual": self.actual,
+            "pessimistic": self.bounds[0] if self.bounds else None,
+            "optimistic": self.bounds[1] if self.bounds else None,
+            "unassessed": self.unassessed,
             "status": self.status,
             "origin": self.threshold.origin,
         }
@@ -214,20 +341,58 @@ def error_count(metrics: Mapping[str, Any]) -> int:
     return int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)
 
 
+_RATE_SUFFIX = "/rating/percentage"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _judge_of(metric: str) -> str | None:
+    """``response/llm_judged/correctness/rating/percentage`` -> ``correctness``."""
+    for prefix in JUDGED_PREFIXES:
+        if metric.startswith(prefix + "/") and metric.endswith(_RATE_SUFFIX):
+            return metric[len(prefix) + 1 : -len(_RATE_SUFFIX)]
+    return None
+
+
 def check_threshold(scope: str, threshold: Threshold, metrics: Mapping[str, Any]) -> ThresholdCheck:
+    """Decide one threshold. Pass rates are decided on their bounds when rows are unassessed."""
     metric = threshold.metric(metrics)
-    actual_raw = error_count(metrics) if metric == ERRORS else metrics.get(metric)
-    if actual_raw is None:
-        return ThresholdCheck(scope, threshold, metric, None, None)
-    actual = float(actual_raw)
     op = threshold.operator(metric)
-    passed = {
-        ">=": actual >= threshold.value - 1e-12,
-        "<=": actual <= threshold.value + 1e-12,
-        ">": actual > threshold.value,
-        "<": actual < threshold.value,
-    }[op]
-    return ThresholdCheck(scope, threshold, metric, actual, passed)
+    actual_raw = error_count(metrics) if metric == ERRORS else metrics.get(metric)
+    actual = _number(actual_raw)
+    if not metric.endswith(_RATE_SUFFIX):
+        if actual is None:
+            return ThresholdCheck(scope, threshold, metric, None, None, undecidable=True)
+        return ThresholdCheck(
+            scope, threshold, metric, actual, compare_value(actual, op, threshold.value)
+        )
+    base = metric[: -len("/percentage")]
+    unassessed = int(_number(metrics.get(f"{base}/unassessed_count")) or 0)
+    low = _number(metrics.get(f"{base}/pessimistic_percentage"))
+    high = _number(metrics.get(f"{base}/optimistic_percentage"))
+    if unassessed == 0 or low is None or high is None:
+        if actual is None:
+            judge = _judge_of(metric)
+            not_run = bool(judge and (_number(metrics.get(f"judge/{judge}/not_run_count")) or 0))
+            return ThresholdCheck(
+                scope, threshold, metric, None, None, undecidable=not not_run, not_run=not_run
+            )
+        passed = compare_value(actual, op, threshold.value)
+        return ThresholdCheck(scope, threshold, metric, actual, passed, bounds=None)
+    # The best case for ">=" is the optimistic bound; for "<=" the pessimistic one.
+    best, worst = (high, low) if op in (">=", ">") else (low, high)
+    bounds = (low, high)
+    if compare_value(worst, op, threshold.value):
+        return ThresholdCheck(scope, threshold, metric, actual, True, bounds, unassessed)
+    if not compare_value(best, op, threshold.value):
+        return ThresholdCheck(scope, threshold, metric, actual, False, bounds, unassessed)
+    return ThresholdCheck(
+        scope, threshold, metric, actual, None, bounds, unassessed, undecidable=True
+    )
 
 
 @dataclass
@@ -248,6 +413,15 @@ class GateResult:
     strict_failures: list[str] = field(default_factory=list)
     errors: int = 0
     errors_allowed: int = 0
+    # Reasons no failing item shows (thresholds, the error budget, baseline rules), by scope:
+    # a suite name, "run" or "baseline".
+    scoped: dict[str, list[str]] = field(default_factory=dict)
+
+    def unshown_failures(self) -> dict[str, list[str]]:
+        """What makes this gate fail or undecidable that no failing test item reports."""
+        if self.status not in ("failed", "errors", "undecidable"):
+            return {}
+        return {scope: list(reasons) for scope, reasons in self.scoped.items() if reasons}
 
     @property
     def line(self) -> str:
@@ -255,7 +429,9 @@ class GateResult:
             "passed": "PASSED",
             "failed": "FAILED",
             "errors": "ERRORS",
+            "undecidable": "UNDECIDABLE",
             "incomplete": "INCOMPLETE",
+            "interrupted": "INTERRUPTED",
             "empty": "NO ROWS",
         }[self.status]
         detail = "; ".join(self.reasons or self.notes)
@@ -276,20 +452,34 @@ class GateResult:
         }
 
 
+def _errors_unshown(results: Sequence[RowResult]) -> bool:
+    """Are some errors not visible as errored items? A row with an error and a failing judge
+    is reported as failed (or, tolerated, as xfailed), not as an error."""
+    return any(r.errors and r.status != "error" for r in results)
+
+
 def decide(
     suites: Sequence[SuiteOutcome],
     *,
     run_thresholds: Sequence[Threshold],
     run_metrics: Mapping[str, Any],
     other_failures: int = 0,
-    interrupted: bool = False,
+    interrupted: bool | str = False,
+    partial: str | None = None,
     not_run: int = 0,
 ) -> GateResult:
-    """The build verdict for one run."""
+    """The build verdict for one run.
+
+    ``interrupted``: the run was cut short by a signal: INTERRUPTED (exit 2), whatever the rows
+    that finished say (a string says what interrupted it, e.g. ``"interrupted by SIGTERM"``). ``partial``: why the run does not cover every selected row although it
+    was not interrupted (``-x`` stopped it, shards are missing): the verdict is computed on what
+    ran but is never PASSED.
+    """
     checks: list[ThresholdCheck] = []
     strict: list[str] = []
     error_reasons: list[str] = []
     notes: list[str] = []
+    scoped: dict[str, list[str]] = {}
     run_error_limit = min((t.value for t in run_thresholds if t.name == ERRORS), default=None)
     total_errors = error_count(run_metrics)
     allowed_total = 0.0
@@ -313,29 +503,33 @@ def decide(
         allowed_total += suite_limit
         suite_errors = error_count(suite.metrics)
         if suite_errors > suite_limit:
-            error_reasons.append(
-                f"{suite.name}: {suite_errors} evaluation error(s), {_fmt(suite_limit)} allowed"
-            )
+            reason = f"{suite.name}: {suite_errors} evaluation error(s), {_fmt(suite_limit)} allowed"
+            error_reasons.append(reason)
+            if _errors_unshown(suite.results):
+                scoped.setdefault(suite.name, []).append(reason)
     if run_error_limit is not None:
         allowed_total = run_error_limit
         if total_errors > run_error_limit:
-            error_reasons.append(
-                f"{total_errors} evaluation error(s), {_fmt(run_error_limit)} allowed"
-            )
+            reason = f"{total_errors} evaluation error(s), {_fmt(run_error_limit)} allowed"
+            error_reasons.append(reason)
+            if any(_errors_unshown(suite.results) for suite in suites):
+                scoped.setdefault("run", []).append(reason)
     checks += [check_threshold("run", t, run_metrics) for t in run_thresholds if t.name != ERRORS]
 
     quality_reasons: list[str] = []
+    undecided: list[str] = []
     if strict:
         shown = ", ".join(strict[:5]) + (f" and {len(strict) - 5} more" if len(strict) > 5 else "")
         quality_reasons.append(f"{len(strict)} row(s) failed in a strict suite: {shown}")
     for check in checks:
         if check.passed is False:
-            quality_reasons.append(
-                f"{check.scope}: {check.threshold.describe(run_metrics)} missed "
-                f"(actual {_fmt(check.actual or 0.0)})"
-            )
+            quality_reasons.append(check.describe_outcome())
+            scoped.setdefault(check.scope, []).append(check.describe_outcome())
+        elif check.undecidable:
+            undecided.append(check.describe_outcome())
+            scoped.setdefault(check.scope, []).append(check.describe_outcome())
         elif check.passed is None:
-            notes.append(f"{check.scope}: {check.threshold.describe()} not evaluated (no data)")
+            notes.append(check.describe_outcome())
     if other_failures:
         quality_reasons.append(f"{other_failures} other test(s) failed")
 
@@ -346,22 +540,26 @@ def decide(
     if skipped:
         notes.append(f"{skipped} of {rows} row(s) had no check that could run")
 
-    reasons = quality_reasons + error_reasons
+    reasons = quality_reasons + error_reasons + undecided
     status: GateStatus
     if interrupted:
-        status = "incomplete"
-        code = EXIT_QUALITY_FAILED if quality_reasons else EXIT_INTERRUPTED
-        reasons.insert(0, "run interrupted; the verdict covers only the rows that ran")
+        status, code = "interrupted", EXIT_INTERRUPTED
+        what = interrupted if isinstance(interrupted, str) else "run interrupted"
+        reasons = [f"{what}; no verdict: {rows} finished row(s) kept in the results"]
     elif quality_reasons:
         status, code = "failed", EXIT_QUALITY_FAILED
     elif error_reasons:
         status, code = "errors", EXIT_EVALUATION_ERRORS
+    elif undecided:
+        status, code = "undecidable", EXIT_EVALUATION_ERRORS
     elif rows == 0:
         status, code = "empty", EXIT_OK
-    elif not_run or any(c.passed is None for c in checks):
+    elif partial or not_run or any(c.not_run for c in checks):
         status, code = "incomplete", EXIT_OK  # everything that ran passed; see the notes
     else:
         status, code = "passed", EXIT_OK
+    if partial and not interrupted:
+        notes.insert(0, f"{partial}; the verdict covers only the rows that finished")
     return GateResult(
         status=status,
         exit_code=code,
@@ -371,4 +569,5 @@ def decide(
         strict_failures=strict,
         errors=total_errors,
         errors_allowed=int(allowed_total),
+        scoped=scoped,
     )

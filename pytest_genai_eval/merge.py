@@ -87,11 +87,21 @@ def merge_results(
         for name, config in suites.items()
     }
     complete = all(doc.get("complete", True) for _, doc, _ in loaded) and not missing
+    interrupted = any(
+        isinstance(doc.get("verdict"), dict) and doc["verdict"].get("status") == "interrupted"
+        for _, doc, _ in loaded
+    )
+    partial = None
+    if missing:
+        partial = f"shard(s) {', '.join(map(str, missing))} missing"
+    elif not complete:
+        partial = "a shard did not complete"
     outcome = evaluate_run(
         ordered,
         suite_thresholds=suite_thresholds,
         run_thresholds=[Threshold.from_dict(t) for t in run_thresholds_raw],
-        interrupted=not complete,
+        interrupted="a shard was interrupted" if interrupted else False,
+        partial=partial,
     )
     config = dict(first_doc.get("config") or {})
     config["shard"] = None

@@ -5,6 +5,14 @@
 ``retrieval/llm_judged/chunk_relevance/precision/average``. A metric whose input is absent
 (no rated rows, no latency recorded...) is present with the value ``None``.
 
+Every rate ``<base>/rating/percentage`` counts the rated rows only (``yes / (yes + no)``, as Agent
+Evaluation does). Rows that could not be assessed (an app error, a judge error, a row deadline)
+are counted in ``<base>/rating/unassessed_count`` and bound the rate:
+``<base>/rating/pessimistic_percentage`` assumes every unassessed row failed,
+``<base>/rating/optimistic_percentage`` that every one passed. The gate decides thresholds on
+these bounds, so an outage can never move a verdict. An app error (or a row that hit its
+deadline) leaves every judge of its suite unassessed on that row.
+
 Judge panels and repeats add ``judge/<name>/agreement/average`` (mean share of votes agreeing
 with the final rating, only for assessments that were voted on) and ``judge/flaky_count`` (rows
 with at least one assessment whose votes disagreed; always present). Numeric custom judges add
@@ -100,16 +108,44 @@ class _RatingTally:
     no: int = 0
 
 
-def _rating_metrics(prefix: str, yes: int, no: int) -> dict[str, MetricValue]:
+def _rating_metrics(prefix: str, yes: int, no: int, unassessed: int = 0) -> dict[str, MetricValue]:
     n = yes + no
     low, high = wilson_interval(yes, n)
     rated = n > 0
+    total = n + unassessed
     return {
         f"{prefix}/rating/percentage": yes / n if rated else None,
         f"{prefix}/rating/count": n,
         f"{prefix}/rating/ci_low": low if rated else None,
         f"{prefix}/rating/ci_high": high if rated else None,
+        f"{prefix}/rating/unassessed_count": unassessed,
+        f"{prefix}/rating/pessimistic_percentage": yes / total if total else None,
+        f"{prefix}/rating/optimistic_percentage": (yes + unassessed) / total if total else None,
     }
+
+
+def _unassessed_by_name(results: Sequence[RowResult]) -> dict[str, int]:
+    """Per assessment name, the rows it could not assess: its own errors, plus every row of its
+    suite whose app call failed (or that hit its deadline) before any judge could run."""
+    counts: dict[str, int] = {}
+    names_by_suite: dict[str, set[str]] = {}
+    app_errors: dict[str, list[RowResult]] = {}
+    for result in results:
+        names = names_by_suite.setdefault(result.suite, set())
+        for a in result.assessments:
+            if retrieval_value_column(a) is not None:
+                continue
+            names.add(a.name)
+            if a.error is not None:
+                counts[a.name] = counts.get(a.name, 0) + 1
+        if result.app_error is not None:
+            app_errors.setdefault(result.suite, []).append(result)
+    for suite, failed_rows in app_errors.items():
+        for name in names_by_suite.get(suite, ()):
+            for result in failed_rows:
+                if not any(a.name == name and a.error is not None for a in result.assessments):
+                    counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
@@ -125,7 +161,7 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     metrics["rows/fail_count"] = failed
     metrics["rows/error_count"] = statuses.count("error")
     metrics["rows/skipped_count"] = statuses.count("skipped")
-    metrics.update(_rating_metrics(OVERALL, passed, failed))
+    metrics.update(_rating_metrics(OVERALL, passed, failed, statuses.count("error")))
     root_causes: dict[str, int] = {}
     for result in results:
         cause = result.root_cause
@@ -139,6 +175,7 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     tallies: dict[tuple[str, str], _RatingTally] = {}
     judge_errors: dict[str, int] = {}
     judge_skips: dict[str, int] = {}
+    judge_not_run: dict[str, int] = {}
     retrieval_values: dict[str, list[float]] = {}
     scores: dict[str, list[float]] = {}
     agreements: dict[str, list[float]] = {}
@@ -151,10 +188,13 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
             scores.setdefault(score, []).append(float(a.value))
         judge_errors.setdefault(a.name, 0)
         judge_skips.setdefault(a.name, 0)
+        judge_not_run.setdefault(a.name, 0)
         if a.error is not None:
             judge_errors[a.name] += 1
         if a.skipped is not None:
             judge_skips[a.name] += 1
+        if a.not_run:
+            judge_not_run[a.name] += 1
         column = retrieval_value_column(a)
         if column is not None:
             values = retrieval_values.setdefault(column, [])
@@ -166,8 +206,11 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
             tally.yes += 1
         elif a.rating == "no":
             tally.no += 1
+    unassessed = _unassessed_by_name(results)
     for (prefix, name), tally in tallies.items():
-        metrics.update(_rating_metrics(f"{prefix}/{name}", tally.yes, tally.no))
+        metrics.update(
+            _rating_metrics(f"{prefix}/{name}", tally.yes, tally.no, unassessed.get(name, 0))
+        )
     for column, values in retrieval_values.items():
         metrics[f"{column}/average"] = _mean(values)
     for column, values in scores.items():
@@ -180,6 +223,7 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     for name in judge_errors:
         metrics[f"judge/{name}/error_count"] = judge_errors[name]
         metrics[f"judge/{name}/skipped_count"] = judge_skips[name]
+        metrics[f"judge/{name}/not_run_count"] = judge_not_run[name]
 
     # ---- errors -----------------------------------------------------------------------------
     metrics["app/error_count"] = sum(1 for r in results if r.app_error is not None)
@@ -226,6 +270,8 @@ def metric_direction(name: str) -> Direction:
     if name.endswith(
         (
             "/rating/percentage",
+            "/rating/pessimistic_percentage",
+            "/rating/optimistic_percentage",
             "/rating/ci_low",
             "/rating/ci_high",
             "/precision/average",
@@ -243,7 +289,7 @@ def metric_direction(name: str) -> Direction:
         return "higher"
     if name.startswith("agent/latency_seconds/") or "token_count/" in name:
         return "lower"
-    if name.endswith("error_count") or name == "rows/fail_count":
+    if name.endswith(("error_count", "/unassessed_count")) or name == "rows/fail_count":
         return "lower"
     if name.startswith(f"{OVERALL}/root_cause/") and name.endswith("/count"):
         return "lower"

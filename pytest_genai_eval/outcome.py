@@ -28,7 +28,8 @@ def evaluate_run(
     suite_thresholds: Mapping[str, Sequence[Threshold]],
     run_thresholds: Sequence[Threshold],
     other_failures: int = 0,
-    interrupted: bool = False,
+    interrupted: bool | str = False,
+    partial: str | None = None,
 ) -> RunOutcome:
     metrics = compute_metrics(results)
     by_suite: dict[str, list[RowResult]] = {}
@@ -50,6 +51,7 @@ def evaluate_run(
         run_metrics=metrics,
         other_failures=other_failures,
         interrupted=interrupted,
+        partial=partial,
         not_run=not_run_count(results),
     )
     return RunOutcome(metrics, suite_metrics, gate)

@@ -9,7 +9,7 @@ from typing import Any
 
 from .artifacts import write_results
 from .compare import Comparison, RegressionRules, compare, write_baseline
-from .gate import EXIT_QUALITY_FAILED, GateResult
+from .gate import EXIT_EVALUATION_ERRORS, EXIT_QUALITY_FAILED, GateResult
 from .history import HistoryStore, git_info
 from .report_html import REPORT_NAME, render_html, write_html
 from .report_md import SUMMARY_NAME, append_step_summary, render_markdown, write_markdown
@@ -28,13 +28,20 @@ class Published:
 
 
 def apply_comparison(gate: GateResult, comparison: Comparison, *, interrupted: bool) -> None:
-    """A failing baseline comparison is a quality failure of the run."""
-    if not comparison.verdict.failed or interrupted:
+    """A failing baseline comparison is a quality failure of the run; an undecidable one (rows
+    unassessed in this run leave a rule open) makes the run undecidable unless it failed."""
+    verdict = comparison.verdict
+    if interrupted or not (verdict.failed or verdict.undecidable):
         return
-    reasons = "; ".join(comparison.verdict.reasons) or comparison.verdict.summary
+    reasons = "; ".join(verdict.reasons) or verdict.summary
     gate.reasons.append(f"baseline: {reasons}")
-    gate.status = "failed"
-    gate.exit_code = EXIT_QUALITY_FAILED
+    gate.scoped.setdefault("baseline", []).extend(verdict.reasons or [verdict.summary])
+    if verdict.failed:
+        gate.status = "failed"
+        gate.exit_code = EXIT_QUALITY_FAILED
+    elif gate.status in ("passed", "incomplete", "empty"):
+        gate.status = "undecidable"
+        gate.exit_code = EXIT_EVALUATION_ERRORS
 
 
 def compare_with_baseline(

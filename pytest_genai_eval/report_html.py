@@ -543,6 +543,7 @@ def _header(document: Mapping[str, Any], rows: Sequence[RowResult]) -> str:
     verdict = _mapping(document.get("verdict"))
     status = str(verdict.get("status") or "unknown")
     css = status if status in ("passed", "failed", "errors", "incomplete", "empty") else "unknown"
+    css = "errors" if status in ("undecidable", "interrupted") else css
     line = verdict.get("line") or f"genai gate: {status.upper()}"
     reasons = [str(r) for r in verdict.get("reasons") or []]
     notes = [str(n) for n in verdict.get("notes") or []]
@@ -623,15 +624,24 @@ def _thresholds(document: Mapping[str, Any]) -> str:
         status = str(check.get("status") or "")
         css = {"pass": "pass", "fail": "fail"}.get(status, "nodata")
         actual = _num(check.get("actual"))
+        low, high = _num(check.get("pessimistic")), _num(check.get("optimistic"))
+        unassessed = _num(check.get("unassessed")) or 0
+        bounds = (
+            f"{low:.4g}–{high:.4g} ({unassessed:.0f} unassessed)"
+            if unassessed and low is not None and high is not None
+            else ""
+        )
         body.append(
             f'<tr><td><span class="pill {css}">{e(status)}</span></td>'
             f"<td>{e(check.get('scope'))}</td><td><code>{e(check.get('threshold'))}</code></td>"
             f'<td class="num">{"no data" if actual is None else e(f"{actual:.4g}")}</td>'
+            f'<td class="num">{e(bounds)}</td>'
             f'<td class="muted">{e(check.get("origin") or "")}</td></tr>'
         )
     return (
         '<h2 id="thresholds">Thresholds</h2><table><thead><tr><th>status</th><th>scope</th>'
-        '<th>threshold</th><th class="num">actual</th><th>set in</th></tr></thead><tbody>'
+        '<th>threshold</th><th class="num">actual</th><th class="num">bounds</th>'
+        "<th>set in</th></tr></thead><tbody>"
         + "".join(body)
         + "</tbody></table>"
     )

@@ -170,17 +170,31 @@ def _extras(metrics: Mapping[str, Any]) -> str | None:
 def _threshold_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
     if not checks:
         return []
-    lines = ["", "### Thresholds", "", "| | scope | threshold | actual |", "|---|---|---|---:|"]
+    lines = [
+        "",
+        "### Thresholds",
+        "",
+        "| | scope | threshold | actual | bounds (unassessed rows) |",
+        "|---|---|---|---:|---|",
+    ]
     for check in checks:
         status = str(check.get("status", ""))
-        icon = {"pass": "✅", "fail": "❌"}.get(status, "➖")
+        icon = {"pass": "✅", "fail": "❌", "undecidable": "❔"}.get(status, "➖")
         actual = check.get("actual")
         lines.append(
             f"| {icon} {md_escape(status, 20)} | {md_escape(check.get('scope', ''), 60)} | "
             f"{md_escape(check.get('threshold', ''), 80)} | "
-            f"{'no data' if actual is None else f'{float(actual):.4g}'} |"
+            f"{'no data' if actual is None else f'{float(actual):.4g}'} | {_bounds(check)} |"
         )
     return lines
+
+
+def _bounds(check: Mapping[str, Any]) -> str:
+    """``0.7–0.9 (2)``: the rate if every unassessed row failed, if every one passed."""
+    low, high, unassessed = check.get("pessimistic"), check.get("optimistic"), check.get("unassessed")
+    if not unassessed or low is None or high is None:
+        return ""
+    return f"{float(low):.4g}–{float(high):.4g} ({int(unassessed)})"
 
 
 def _regressions(changes: Sequence[RowChange]) -> list[str]:

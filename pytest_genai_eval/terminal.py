@@ -78,6 +78,31 @@ def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, st
     return rows
 
 
+def bounds_lines(metrics: Mapping[str, Any], gated: Sequence[str] = ()) -> list[str]:
+    """For the overall rate and the rates in ``gated`` (metrics a threshold names), when rows
+    are unassessed: the pass rate if every unassessed row failed, and if every one passed
+    (what the gate decides on)."""
+    out = []
+    for key, value in metrics.items():
+        if not key.endswith("/rating/unassessed_count") or not value:
+            continue
+        base = key[: -len("/unassessed_count")]
+        if not key.startswith(OVERALL) and f"{base}/percentage" not in gated:
+            continue
+        low = metrics.get(f"{base}/pessimistic_percentage")
+        high = metrics.get(f"{base}/optimistic_percentage")
+        if key.startswith(OVERALL):
+            label = "overall"
+        else:
+            match = _RATE.match(f"{base}/percentage")
+            label = match.group(2) if match else base
+        out.append(
+            f"  {label}: {value} unassessed; pass rate between {_pct(low)} (all failed) and "
+            f"{_pct(high)} (all passed)"
+        )
+    return out
+
+
 def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 34)
@@ -146,6 +171,7 @@ def render(
         ]
         lines.append(f"suite {name}: {len(rows)} row(s) — " + ", ".join(parts))
         lines += _table(metric_rows(m), header)
+        lines += bounds_lines(m, [c.metric for c in gate.checks])
         extras = []
         if m.get("agent/latency_seconds/p50") is not None:
             extras.append(
@@ -164,9 +190,13 @@ def render(
         lines.append("thresholds:")
         for check in gate.checks:
             actual = "no data" if check.actual is None else f"{check.actual:.4g}"
+            bounds = ""
+            if check.bounds is not None and check.unassessed:
+                low, high = check.bounds
+                bounds = f"; {low:.4g}–{high:.4g} with {check.unassessed} unassessed"
             lines.append(
                 f"  [{check.status.upper():>7}] {check.scope}: {check.threshold.describe()} "
-                f"(actual {actual})"
+                f"(actual {actual}{bounds})"
             )
     if gate.errors:
         lines.append(f"evaluation errors: {gate.errors} (allowed {gate.errors_allowed})")
@@ -207,6 +237,17 @@ def render(
     return lines
 
 
+def _unassessed_note(comparison: Comparison) -> str:
+    """``; 11 row(s) unassessed now: 0.0%-78.6%`` when rows of this run have no verdict."""
+    values = {m.name: m.new for m in comparison.metrics}
+    base = "response/overall_assessment/rating"
+    count = values.get(f"{base}/unassessed_count")
+    low, high = values.get(f"{base}/pessimistic_percentage"), values.get(f"{base}/optimistic_percentage")
+    if not count or low is None or high is None:
+        return ""
+    return f"; {count:.0f} row(s) unassessed now: {100 * low:.1f}%–{100 * high:.1f}%"
+
+
 def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80) -> list[str]:
     paired = comparison.paired
     lines = [
@@ -225,6 +266,7 @@ def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80)
         lines.append(
             f"  overall pass rate {100 * overall.old:.1f}% -> {100 * overall.new:.1f}% "
             f"({100 * (overall.new - overall.old):+.1f} points)"
+            + _unassessed_note(comparison)
         )
     regressions = comparison.regressions
     limit = len(regressions) if verbose > 0 else 5

@@ -291,8 +291,10 @@ def test_point_drop_test_fails_on_the_point_estimate() -> None:
     base, cur = two_runs()
     c = compare((doc(), base), (doc(), cur), RegressionRules(drop_test="point"))
     assert c.verdict.failed and c.verdict.exit_code == 1
+    # r16 errored: decided on bounds, the drop fails even if r16 passed (14 of 19 rows)
     assert c.verdict.reasons == (
-        "overall pass rate fell from 89.5% to 72.2%: more than allowed 5 points",
+        "overall pass rate fell from 89.5% to 73.7%: more than allowed 5 points "
+        "(even if every unassessed row passed)",
     )
 
 
@@ -337,15 +339,27 @@ def test_wilson_drop_beyond_noise_fails() -> None:
 
 
 def test_max_regressions_rule() -> None:
+    # 4 rows regressed; r16 passed before and errors now: 4 or 5 regressions
     base, cur = two_runs()
-    loose = RegressionRules(alpha=None, max_drop={}, max_regressions=4)
+    loose = RegressionRules(alpha=None, max_drop={}, max_regressions=5)
+    tight = RegressionRules(alpha=None, max_drop={}, max_regressions=4)
     strict = RegressionRules(alpha=None, max_drop={}, max_regressions=3)
     ok = compare((doc(), base), (doc(), cur), loose)
     assert [(ch.rule, ch.passed) for ch in ok.checks] == [("max_regressions", True)]
-    assert not ok.verdict.failed
+    assert not ok.verdict.failed and ok.verdict.status == "passed"
+    open_ = compare((doc(), base), (doc(), cur), tight)
+    (check,) = open_.checks
+    assert check.passed is None and check.undecidable and check.status == "undecidable"
+    assert open_.verdict.status == "undecidable" and open_.verdict.exit_code == 6
+    assert open_.verdict.reasons == (
+        "undecidable: if every unassessed row failed: 5 row(s) regressed (pass → fail), "
+        "4 allowed; if every one passed: 4 row(s) regressed (pass → fail), 4 allowed",
+    )
     bad = compare((doc(), base), (doc(), cur), strict)
     assert bad.verdict.failed
-    assert bad.verdict.reasons == ("4 row(s) regressed (pass → fail), 3 allowed",)
+    assert bad.verdict.reasons == (
+        "4 row(s) regressed (pass → fail), 3 allowed (even if every unassessed row passed)",
+    )
 
 
 def test_max_drop_per_judge_and_for_lower_is_better_metrics() -> None:
@@ -473,7 +487,10 @@ def test_incompatible_baseline_is_reported_but_not_gated_unless_allowed() -> Non
     assert c.verdict.reasons == (
         "baseline incompatible: judge model changed: baseline judge-a, this run judge-b",
     )
-    assert "would fail if gated: 4 row(s) regressed (pass → fail), 0 allowed" in c.verdict.notes
+    assert (
+        "would fail if gated: 4 row(s) regressed (pass → fail), 0 allowed "
+        "(even if every unassessed row passed)"
+    ) in c.verdict.notes
     assert c.verdict.line.startswith(
         "genai baseline: INCOMPATIBLE (not gated) — baseline incompatible"
     )

@@ -110,13 +110,23 @@ def _results() -> list[RowResult]:
 
 
 def _rating(
-    prefix: str, pct: float | None, count: int, low: float | None, high: float | None
+    prefix: str,
+    pct: float | None,
+    count: int,
+    low: float | None,
+    high: float | None,
+    unassessed: int = 0,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, float | int | None]:
+    pessimistic, optimistic = bounds if bounds is not None else (pct, pct)
     return {
         f"{prefix}/rating/percentage": pct,
         f"{prefix}/rating/count": count,
         f"{prefix}/rating/ci_low": low,
         f"{prefix}/rating/ci_high": high,
+        f"{prefix}/rating/unassessed_count": unassessed,
+        f"{prefix}/rating/pessimistic_percentage": pessimistic,
+        f"{prefix}/rating/optimistic_percentage": optimistic,
     }
 
 
@@ -126,30 +136,40 @@ EXPECTED: dict[str, float | int | None] = {
     "rows/fail_count": 2,
     "rows/error_count": 2,
     "rows/skipped_count": 1,
-    # 2 pass of 4 decided rows; Wilson(2, 4) = (0.1500, 0.8500)
-    **_rating("response/overall_assessment", 0.5, 4, 0.1500, 0.8500),
+    # 2 pass of 4 decided rows; Wilson(2, 4) = (0.1500, 0.8500); r4, r5 unassessed: 2/6 .. 4/6
+    **_rating("response/overall_assessment", 0.5, 4, 0.1500, 0.8500, 2, (2 / 6, 4 / 6)),
     "response/overall_assessment/root_cause/chunk_relevance/count": 1,
     "response/overall_assessment/root_cause/guideline_adherence/tone/count": 1,
-    # correctness: yes r1 r3 r7, no r2 -> 3/4; Wilson(3, 4) = (0.3006, 0.9544)
-    **_rating("response/llm_judged/correctness", 0.75, 4, 0.3006, 0.9544),
-    # tone: yes r1 r2, no r3 -> 2/3; Wilson(2, 3) = (0.2077, 0.9385)
-    **_rating("response/llm_judged/guideline_adherence/tone", 2 / 3, 3, 0.2077, 0.9385),
-    # single yes; Wilson(1, 1) = (0.2065, 1.0)
-    **_rating("response/check/max_length", 1.0, 1, 0.2065, 1.0),
-    **_rating("response/custom/has_citation", 1.0, 1, 0.2065, 1.0),
+    # correctness: yes r1 r3 r7, no r2 -> 3/4; Wilson(3, 4) = (0.3006, 0.9544);
+    # unassessed: its error on r5 and r4's app error -> 3/6 .. 5/6
+    **_rating("response/llm_judged/correctness", 0.75, 4, 0.3006, 0.9544, 2, (3 / 6, 5 / 6)),
+    # tone: yes r1 r2, no r3 -> 2/3; Wilson(2, 3) = (0.2077, 0.9385); r4's app error: 2/4 .. 3/4
+    **_rating(
+        "response/llm_judged/guideline_adherence/tone", 2 / 3, 3, 0.2077, 0.9385, 1, (0.5, 0.75)
+    ),
+    # single yes; Wilson(1, 1) = (0.2065, 1.0); r4's app error leaves every judge of suite qa
+    # unassessed on that row: 1/2 .. 2/2
+    **_rating("response/check/max_length", 1.0, 1, 0.2065, 1.0, 1, (0.5, 1.0)),
+    **_rating("response/custom/has_citation", 1.0, 1, 0.2065, 1.0, 1, (0.5, 1.0)),
     "retrieval/llm_judged/chunk_relevance/precision/average": 0.75,  # (1.0 + 0.5) / 2
     "retrieval/ground_truth/document_recall/average": 0.75,
     "judge/correctness/error_count": 1,
+    "judge/correctness/not_run_count": 2,
     "judge/correctness/skipped_count": 2,
     "judge/guideline_adherence/tone/error_count": 0,
+    "judge/guideline_adherence/tone/not_run_count": 0,
     "judge/guideline_adherence/tone/skipped_count": 0,
     "judge/chunk_relevance/error_count": 0,
+    "judge/chunk_relevance/not_run_count": 0,
     "judge/chunk_relevance/skipped_count": 0,
     "judge/max_length/error_count": 0,
+    "judge/max_length/not_run_count": 0,
     "judge/max_length/skipped_count": 0,
     "judge/has_citation/error_count": 0,
+    "judge/has_citation/not_run_count": 0,
     "judge/has_citation/skipped_count": 0,
     "judge/document_recall/error_count": 0,
+    "judge/document_recall/not_run_count": 0,
     "judge/document_recall/skipped_count": 0,
     "app/error_count": 1,
     "judge/error_count": 1,

@@ -89,7 +89,7 @@ def test_summary_with_a_baseline() -> None:
     assert "| correctness | 50.0% | 15–85% | 4 | 75.0% | −25.0 pts |" in lines
     assert "| safety | 100.0% | 51–100% | 4 | 100.0% | ±0.0 pts |" in lines
     assert "latency p50/p90/p99 1.00s / 1.00s / 1.00s" in lines
-    assert "| ❌ fail | support | overall >= 0.9 | 0.5 |" in lines
+    assert "| ❌ fail | support | overall >= 0.9 | 0.5 |  |" in lines
     # the baseline gate
     assert "### ✅ Baseline: PASSED" in lines
     assert "2 regression(s) · 1 fix(es) · 0 new · 0 removed · 0 response(s) changed" in lines
