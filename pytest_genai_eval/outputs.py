@@ -43,6 +43,9 @@ class AppOutput:
     retrieved_context: list[dict[str, Any]] | None  # chunks: {"content": ..., "doc_uri": ...}
     usage: TokenUsage | None
     raw: Any  # the value exactly as the app returned it
+    # The app call's own duration, measured by the target around the call itself (in the worker
+    # thread for sync callables; from send to body read for HTTP apps). None: not measured.
+    latency_seconds: float | None = None
 
 
 def _type_name(value: Any) -> str:

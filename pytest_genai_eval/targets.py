@@ -3,7 +3,7 @@ plain JSON HTTP endpoint. Rows that carry ``response`` need no target."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import importlib
 import inspect
 import json
@@ -21,6 +21,8 @@ import httpx
 from .evalset import Row
 from .llm import ChatClient, EndpointSettings, LLMError, Secret
 from .outputs import AppOutput, parse_app_output
+from .redact import Redactor, public_url, url_secrets
+from .threads import run_in_daemon_thread
 
 
 class TargetConfigError(ValueError):
@@ -76,20 +78,29 @@ class CallableTarget:
             self.description = f"{module}:{name}"
 
     async def call(self, row: Row) -> AppOutput:
+        """Sync functions run in a daemon thread of their own (a call that never returns cannot
+        keep the process alive once its row's deadline passed), timed inside that thread; async
+        functions run on the engine loop, timed around the await."""
         payload = app_input(row)
         try:
             if inspect.iscoroutinefunction(self.fn):
+                started = time.perf_counter()
                 value = await self.fn(payload)
+                latency = time.perf_counter() - started
             else:
-                value = await asyncio.to_thread(self.fn, payload)
+                timed = await run_in_daemon_thread(self.fn, payload)
+                value, latency = timed.value, timed.seconds
                 if inspect.isawaitable(value):
+                    started = time.perf_counter()
                     value = await value
+                    latency += time.perf_counter() - started
         except Exception as exc:
             raise AppCallError(short_traceback(exc)) from exc
         try:
-            return parse_app_output(value)
+            output = parse_app_output(value)
         except ValueError as exc:
             raise AppCallError(f"unusable app output: {exc}") from exc
+        return dataclasses.replace(output, latency_seconds=latency)
 
     async def aclose(self) -> None:
         return None
@@ -128,7 +139,12 @@ class ChatTarget:
 
     def __post_init__(self) -> None:
         if not self.description:
-            self.description = f"openai:{self.settings.model}@{self.settings.base_url}"
+            self.description = f"openai:{self.settings.model}@{public_url(self.settings.base_url)}"
+
+    def secrets(self) -> list[str]:
+        """What the redaction layer must know: the key and the URL's userinfo."""
+        key = self.settings.api_key
+        return [s for s in (key.reveal() if key else None, *url_secrets(self.settings.base_url)) if s]
 
     async def call(self, row: Row) -> AppOutput:
         if self._client is None:
@@ -140,7 +156,13 @@ class ChatTarget:
             reply = await self._client.chat(messages)
         except LLMError as exc:
             raise AppCallError(str(exc)) from exc
-        return AppOutput(text=reply.content, retrieved_context=None, usage=reply.usage, raw=reply.raw)
+        return AppOutput(
+            text=reply.content,
+            retrieved_context=None,
+            usage=reply.usage,
+            raw=reply.raw,
+            latency_seconds=reply.latency_seconds,
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -197,27 +219,38 @@ class HttpJsonTarget:
 
     def __post_init__(self) -> None:
         if not self.description:
-            self.description = f"http:{self.url}"
+            self.description = f"http:{public_url(self.url)}"
+
+    def __repr__(self) -> str:
+        return f"HttpJsonTarget(url={public_url(self.url)!r}, headers_env={dict(self.headers_env)!r})"
+
+    def _header_values(self) -> dict[str, str]:
+        return {
+            header: value
+            for header, env_name in self.headers_env.items()
+            if (value := os.environ.get(env_name))
+        }
+
+    def secrets(self) -> list[str]:
+        """What the redaction layer must know: header values from the environment (and their
+        tokens) and the URL's userinfo."""
+        return [*self._header_values().values(), *url_secrets(self.url)]
 
     async def call(self, row: Row) -> AppOutput:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout)
-        headers = {}
-        secrets = []
-        for header, env_name in self.headers_env.items():
-            value = os.environ.get(env_name)
-            if value:
-                headers[header] = value
-                secrets.append(Secret(value))
+        headers = self._header_values()
+        redact = Redactor(headers.values())
+        redact.add_url(self.url)
+        shown = public_url(self.url)
         try:
             response = await self._client.post(self.url, json=_fill(self.body, row), headers=headers)
         except httpx.HTTPError as exc:
-            raise AppCallError(f"{type(exc).__name__} calling {self.url}: {exc}") from exc
+            raise AppCallError(redact(f"{type(exc).__name__} calling {shown}: {exc}")) from exc
         if response.status_code >= 400:
-            excerpt = response.text[:300]
-            for secret in secrets:
-                excerpt = excerpt.replace(secret.reveal(), "***")
-            raise AppCallError(f"HTTP {response.status_code} from {self.url}: {excerpt}")
+            # redacted whole, then clipped: a clipped secret could no longer be recognized
+            excerpt = redact(response.text)[:300]
+            raise AppCallError(f"HTTP {response.status_code} from {shown}: {excerpt}")
         try:
             data = response.json()
         except json.JSONDecodeError as exc:
@@ -239,8 +272,9 @@ class HttpJsonTarget:
                 chunks = normalize_context(_dig(data, self.context_path), self.context_path)
             except (KeyError, ValueError) as exc:
                 raise AppCallError(f"bad retrieved context at {self.context_path!r}: {exc}") from exc
-            output = AppOutput(output.text, chunks, output.usage, output.raw)
-        return output
+            output = dataclasses.replace(output, retrieved_context=chunks)
+        # From sending the request to reading the whole body, as httpx measures it.
+        return dataclasses.replace(output, latency_seconds=response.elapsed.total_seconds())
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -297,6 +331,9 @@ def build_target(spec: Any, *, base_dir: Path | None = None, where: str = "app")
 
 
 async def call_timed(target: Target, row: Row) -> TimedOutput:
+    """Call the app. The latency is the one the target measured around the call itself; only a
+    target that measures nothing is timed here, around the await."""
     start = time.perf_counter()
     output = await target.call(row)
-    return TimedOutput(output, time.perf_counter() - start)
+    measured = output.latency_seconds
+    return TimedOutput(output, time.perf_counter() - start if measured is None else measured)

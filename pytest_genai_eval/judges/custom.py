@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import Assessment, AssessmentKind
+from ..threads import run_in_daemon_thread
 from .base import (
     ROW_VARIABLES,
     YES_NO_SCHEMA,
@@ -350,7 +351,7 @@ class PythonJudge:
             if inspect.iscoroutinefunction(self.fn):
                 returned = await self.fn(**kwargs)
             else:
-                returned = await asyncio.to_thread(self.fn, **kwargs)
+                returned = (await run_in_daemon_thread(self.fn, **kwargs)).value
                 if inspect.isawaitable(returned):
                     returned = await returned
         except Exception as exc:
