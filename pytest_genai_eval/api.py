@@ -28,6 +28,7 @@ def evaluate(
     panels: Mapping[str, Any] | None = None,
     repeat: int | None = None,
     repeat_rule: str | None = None,
+    allow_empty: bool = False,
 ) -> Callable[[F], F]:
     """Parametrize a test over the rows of an evaluation set.
 
@@ -41,7 +42,8 @@ def evaluate(
     functions, or the suite-file dict form); ``checks`` deterministic check specs such as
     ``{"type": "regex", "pattern": "..."}``; ``panels`` judge name -> ``{"models": [...],
     "samples": N, "aggregate": "majority"}``; ``repeat`` / ``repeat_rule`` run every LLM judge
-    several times (see docs/judges.md).
+    several times (see docs/judges.md). An empty evaluation set is an error unless
+    ``allow_empty=True``.
     """
     optional: dict[str, Any] = {
         "custom_judges": list(custom_judges) if custom_judges is not None else None,
@@ -49,6 +51,7 @@ def evaluate(
         "panels": panels,
         "repeat": repeat,
         "repeat_rule": repeat_rule,
+        "allow_empty": allow_empty or None,
     }
     marker = pytest.mark.genai_eval(
         data=data,

@@ -63,7 +63,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest="genai_judge_retries",
         type=int,
         metavar="N",
-        help="Retries of a judge call on 429/5xx/timeouts (default 4).",
+        help="Retries of a judge call: one budget for 429/5xx, timeouts, dropped connections "
+        "and unusable replies (default 4).",
     )
     group.addoption(
         "--genai-require-judge",

@@ -23,6 +23,7 @@ from .cache import VerdictCache
 from .evalset import Row
 from .judges import EvalContext
 from .llm import EndpointSettings
+from .redact import Redactor
 from .results import Assessment, RowResult, TokenUsage
 from .runner import LLMJudgeRunner
 from .suite import SuiteSpec
@@ -84,8 +85,12 @@ class RowJob:
 
 
 class Engine:
-    def __init__(self, settings: EngineSettings) -> None:
+    """Evaluates rows on a private loop. ``redactor`` scrubs every result before anyone sees it
+    (artifacts, reports, terminal, JUnit): the one place row texts enter the run."""
+
+    def __init__(self, settings: EngineSettings, redactor: Redactor | None = None) -> None:
         self.settings = settings
+        self.redactor = redactor if redactor is not None else Redactor()
         self._futures: dict[RowKey, concurrent.futures.Future[RowResult]] = {}
         self._jobs: dict[RowKey, RowJob] = {}
         self.progress = Progress()
@@ -118,6 +123,7 @@ class Engine:
             stopping=self._stopping,
             cache=self.settings.cache,
             requests_per_minute=self.settings.requests_per_minute,
+            redactor=self.redactor,
         )
 
     def stop_scheduling(self) -> None:
@@ -182,6 +188,21 @@ class Engine:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def finished_results(self) -> list[RowResult]:
+        """Every row whose evaluation finished, in submission order (also rows whose items have
+        not reported yet: after an interrupt they are kept, not lost)."""
+        with self._lock:
+            futures = list(self._futures.items())
+        out = []
+        for key, future in futures:
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                continue
+            result = future.result()
+            if result.nodeid is None:
+                result.nodeid = self._jobs[key].nodeid
+            out.append(result)
+        return out
+
     @property
     def started(self) -> bool:
         return self._runner is not None
@@ -200,7 +221,7 @@ class Engine:
                 result = await asyncio.wait_for(
                     self.evaluate_row(job), timeout=self.settings.row_timeout
                 )
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # two classes before Python 3.11
                 result = self._failed_row(
                     job,
                     f"evaluation of this row exceeded its deadline of {self.settings.row_timeout:g} s "
@@ -212,6 +233,7 @@ class Engine:
                     "internal error in pytest-genai-eval: "
                     + "".join(traceback.format_exception(exc)),
                 )
+            result.redact(self.redactor.scrub)
             progress = self.progress
             progress.done += 1
             progress.last_done = time.perf_counter()

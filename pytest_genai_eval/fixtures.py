@@ -47,7 +47,12 @@ class Judged:
 
 
 class GenAIJudge:
-    """Judge a response inside any test: ``genai_judge.check(request=..., response=..., ...)``."""
+    """Judge a response inside any test.
+
+    ``check(...)`` returns the verdict and records it in the run's results without gating: a
+    test may well assert that a judge says no. ``assert_pass(...)`` gates: it fails the test
+    (and counts in the gate) unless every judge that ran said yes.
+    """
 
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self._request = request
@@ -56,6 +61,34 @@ class GenAIJudge:
     def check(
         self,
         *,
+        request: Any,
+        response: Any,
+        expected_facts: Sequence[str] | None = None,
+        expected_response: str | None = None,
+        guidelines: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        retrieved_context: Sequence[Any] | None = None,
+        global_guidelines: Sequence[str] = (),
+        judges: Sequence[str] | None = None,
+        **extra: Any,
+    ) -> Judged:
+        """Judge one response; the verdict is recorded (artifact, tables) but never gated."""
+        return self._judge(
+            gated=False,
+            request=request,
+            response=response,
+            expected_facts=expected_facts,
+            expected_response=expected_response,
+            guidelines=guidelines,
+            retrieved_context=retrieved_context,
+            global_guidelines=global_guidelines,
+            judges=judges,
+            **extra,
+        )
+
+    def _judge(
+        self,
+        *,
+        gated: bool,
         request: Any,
         response: Any,
         expected_facts: Sequence[str] | None = None,
@@ -91,12 +124,14 @@ class GenAIJudge:
         session = self._request.config.stash[SESSION_KEY]
         job = RowJob(suite=suite, row=suite.rows[0], nodeid=node.nodeid)
         session.register_suite(suite)
-        return Judged(session.evaluate(job))
+        result = session.evaluate(job)
+        result.gated = gated
+        return Judged(result)
 
     def assert_pass(self, **kwargs: Any) -> Judged:
-        """Like ``check``, then fail the test with each failing judge's rationale; skip the test
-        when no judge could run (no judge endpoint configured)."""
-        judged = self.check(**kwargs)
+        """Like ``check``, but gating: fail the test with each failing judge's rationale (or the
+        error); skip the test when no judge could run (no judge endpoint configured)."""
+        judged = self._judge(gated=True, **kwargs)
         status = judged.result.status
         if status == "skipped":
             reasons = sorted({a.skipped or "" for a in judged.result.assessments})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 from collections.abc import Generator
@@ -21,6 +22,7 @@ from .fixtures import genai_judge, genai_result
 from .gate import EXIT_OK, EXIT_QUALITY_FAILED
 from .items import RowItem, SuiteFile, is_suite_file
 from .keys import JOB_KEY, SESSION_KEY
+from .redact import RedactingFilter
 from .session import DuplicateSuiteError, Finish, GenAISession
 from .suite import SuiteError, build_suite
 from .terminal import render
@@ -30,6 +32,8 @@ from .verdict import raise_if_failed, raise_if_not_evaluated, record_properties
 __all__ = ["genai_judge", "genai_result", "genai_scripted_judge"]
 
 WORKER_OUTPUT_KEY = "genai_eval"
+REPORT_ROWS = "genai_rows"  # the attribute of a worker's teardown report that carries its rows
+GATE_NODE = "genai-gate"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,10 +58,16 @@ def pytest_configure(config: pytest.Config) -> None:
         except ArtifactError as exc:
             raise pytest.UsageError(f"pytest-genai-eval: --genai-baseline: {exc}") from None
     config.stash[SESSION_KEY] = genai
+    if not _is_xdist_worker(config):
+        genai.guard.install()  # SIGTERM and a second SIGINT can no longer lose the results
+    genai.log_filter = RedactingFilter(genai.redactor)
+    for logger in _package_loggers():
+        logger.addFilter(genai.log_filter)
     if _progress_enabled(config, settings.progress):
         genai.progress_sink = lambda line: _write_progress(config, line)
     if not _is_xdist_worker(config):
         config.pluginmanager.register(FailureCounter(genai), "genai-eval-failure-counter")
+        config.pluginmanager.register(LastFailed(genai), "genai-eval-last-failed")
 
 
 def _progress_enabled(config: pytest.Config, mode: str) -> bool:
@@ -79,6 +89,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.engine.close()
+        session.guard.uninstall()
+        if session.log_filter is not None:
+            for logger in _package_loggers():
+                logger.removeFilter(session.log_filter)
+
+
+_REDACTED_LOGGERS = (__package__, "httpx", "httpcore")
+
+
+def _package_loggers() -> list[logging.Logger]:
+    """The loggers whose records can carry what the plugin sends or receives: this package's
+    and the HTTP client's (filters apply only where a record is created, not to parents)."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in _REDACTED_LOGGERS]
+    return [logging.getLogger(n) for n in dict.fromkeys([*_REDACTED_LOGGERS, *names])]
 
 
 # ---- collection --------------------------------------------------------------------------------
@@ -115,6 +139,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             panels=kwargs.pop("panels", None),
             repeat=kwargs.pop("repeat", None),
             repeat_rule=kwargs.pop("repeat_rule", None),
+            allow_empty=bool(kwargs.pop("allow_empty", False)),
             base_dir=metafunc.definition.path.parent,
             source=metafunc.definition.nodeid,
         )
@@ -173,14 +198,22 @@ def shard_of(suite: str, request_id: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
+@pytest.hookimpl(tryfirst=True)  # on an xdist worker, before it reports its collection
 def pytest_collection_finish(session: pytest.Session) -> None:
-    genai = session.config.stash[SESSION_KEY]
-    needs_judge = any(JOB_KEY in item.stash for item in session.items)
-    if genai.settings.require_judge and needs_judge and genai.settings.judge is None:
-        raise pytest.UsageError(
-            "pytest-genai-eval: --genai-require-judge is set but "
-            + genai.settings.judge_missing_reason
-        )
+    """Configuration mistakes are usage errors (exit 4) before anything is called."""
+    config = session.config
+    genai = config.stash[SESSION_KEY]
+    jobs = [item.stash[JOB_KEY] for item in session.items if JOB_KEY in item.stash]
+    problems = genai.configuration_problems(jobs)
+    if not problems:
+        return
+    if _is_xdist_worker(config):
+        # A UsageError here would crash the worker; instead it runs nothing and tells the
+        # controller, which reports the problems and exits 4.
+        genai.config_problems = problems
+        session.items[:] = []
+        return
+    raise pytest.UsageError("\n".join(f"pytest-genai-eval: {p}" for p in problems))
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -268,14 +301,32 @@ def _worker_lookahead(item: pytest.Item) -> list[RowJob]:
     return jobs
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On an xdist worker, the rows an item evaluated travel to the controller with the item's
+    teardown report: the controller has every reported row even if the worker never finishes."""
+    report = yield
+    if report.when == "teardown" and _is_xdist_worker(item.config):
+        rows = item.config.stash[SESSION_KEY].take_unsent()
+        if rows:
+            setattr(report, REPORT_ROWS, [row.to_dict() for row in rows])
+    return report
+
+
 class FailureCounter:
-    """Counts failing tests that are not evaluation rows (they fail the build on their own)."""
+    """Counts failing tests that are not evaluation rows (they fail the build on their own), and
+    receives the rows xdist workers ship with their reports."""
 
     def __init__(self, genai: GenAISession) -> None:
         self.genai = genai
         self.failed: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        rows = getattr(report, REPORT_ROWS, None)
+        if rows:
+            self.genai.receive(rows)
         if report.failed and "genai" not in report.keywords and report.nodeid not in self.failed:
             self.failed.add(report.nodeid)
             self.genai.other_failures += 1
@@ -295,6 +346,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 # ---- the end -----------------------------------------------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml and the last-failed cache write their files
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     genai = config.stash.get(SESSION_KEY, None)
@@ -304,14 +356,94 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_xdist_worker(config):
         config.workeroutput[WORKER_OUTPUT_KEY] = genai.worker_output()  # type: ignore[attr-defined]
         return
-    if not genai.results:
+    if genai.config_problems:  # found by xdist workers at collection; nothing was called
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for problem in genai.config_problems:
+            if reporter is not None:
+                reporter.write_line(f"ERROR: pytest-genai-eval: {problem}", red=True)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
-    interrupted = int(exitstatus) == pytest.ExitCode.INTERRUPTED or bool(
-        session.shouldstop or session.shouldfail
-    )
-    finish = genai.finish(interrupted=interrupted)
-    if int(session.exitstatus) in (EXIT_OK, EXIT_QUALITY_FAILED):
+    status = int(session.exitstatus)
+    interrupted: bool | str = False
+    if genai.guard.interrupted or status == pytest.ExitCode.INTERRUPTED:
+        interrupted = f"interrupted by {genai.guard.first or 'KeyboardInterrupt'}"
+    stopped = bool(session.shouldstop or session.shouldfail)
+    if interrupted or stopped:
+        genai.harvest()  # rows that finished but whose items never reported
+    if not genai.results and not (interrupted and genai.engine.progress.submitted):
+        return
+    partial = None
+    if stopped and not interrupted:
+        partial = f"the run stopped early ({session.shouldfail or session.shouldstop})"
+    finish = genai.finish(interrupted=interrupted, partial=partial, exit_status=status)
+    if interrupted:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+    elif status in (EXIT_OK, EXIT_QUALITY_FAILED):
         session.exitstatus = finish.gate.exit_code
+    _report_gate(session, finish)
+
+
+def _report_gate(session: pytest.Session, finish: Finish) -> None:
+    """A gate that fails for a reason no item shows (a threshold, a baseline rule, the error
+    budget) becomes a failing test case, ``genai-gate::<scope>``, so that JUnit XML and CI
+    dashboards see the failure the exit code reports."""
+    failures = finish.gate.unshown_failures()
+    if not failures:
+        return
+    redact = session.config.stash[SESSION_KEY].redactor
+    # Every report consumer (junitxml, the last-failed cache, report logs) sees the case; the
+    # terminal does not: its summary already ends with the gate's verdict line.
+    manager = session.config.pluginmanager
+    terminal = [p for p in (manager.get_plugin("terminalreporter"),) if p is not None]
+    logreport = manager.subset_hook_caller("pytest_runtest_logreport", remove_plugins=terminal)
+    for scope, reasons in failures.items():
+        nodeid = f"{GATE_NODE}::{scope}"
+        location = (GATE_NODE, None, nodeid)
+        report = pytest.TestReport(
+            nodeid=nodeid,
+            location=location,
+            keywords={"genai": 1, GATE_NODE: 1},
+            outcome="failed",
+            longrepr=redact("\n".join([finish.gate.line, *reasons])),
+            when="call",
+            sections=[],
+            duration=0.0,
+            start=0.0,
+            stop=0.0,
+            user_properties=[("genai/gate", finish.gate.status)],
+        )
+        logreport(report=report)
+
+
+class LastFailed:
+    """``--lf`` reruns the rows that failed last time, also those a pass-rate threshold
+    tolerated (reported as xfailed, which pytest's cache does not remember as failed); a
+    ``genai-gate::`` entry is dropped once that gate no longer fails. Runs after pytest's own
+    last-failed plugin has written ``cache/lastfailed``, and edits that file's plain form."""
+
+    def __init__(self, genai: GenAISession) -> None:
+        self.genai = genai
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        cache = getattr(session.config, "cache", None)  # None with -p no:cacheprovider
+        finish = self.genai.finish_state
+        if cache is None or finish is None or session.config.getoption("cacheshow", False):
+            return
+        failing_gates = {f"{GATE_NODE}::{scope}" for scope in finish.gate.unshown_failures()}
+        saved = cache.get("cache/lastfailed", {})
+        if not isinstance(saved, dict):
+            return
+        updated = {
+            str(k): v
+            for k, v in saved.items()
+            if not str(k).startswith(GATE_NODE + "::") or str(k) in failing_gates
+        }
+        for result in self.genai.results.values():
+            if result.status == "fail" and result.gated and result.nodeid:
+                updated[result.nodeid] = True
+        if updated != saved:
+            cache.set("cache/lastfailed", updated)
 
 
 def _report_files(finish: Finish) -> list[str]:
@@ -339,8 +471,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
     except ValueError:
         artifact = str(finish.artifact)
+    results = genai.ordered_results()
+    gated = [r for r in results if r.gated]
     lines = render(
-        results=genai.ordered_results(),
+        results=gated,
         metrics=finish.metrics,
         suite_metrics=finish.suite_metrics,
         gate=finish.gate,
@@ -354,12 +488,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     )
     if finish.artifact_error:
         lines.insert(-1, finish.artifact_error)
+    if len(gated) < len(results):
+        lines.insert(
+            -1,
+            f"{len(results) - len(gated)} response(s) judged with genai_judge.check(): "
+            "recorded in the results, not gated",
+        )
+    lines = [genai.redactor(line) for line in lines]
     for line in lines[:-1]:
         terminalreporter.write_line(line)
     status = finish.gate.status
     markup = {
         "green": status in ("passed", "empty"),
         "red": status == "failed",
-        "yellow": status in ("errors", "incomplete"),
+        "yellow": status in ("errors", "undecidable", "incomplete", "interrupted"),
     }
     terminalreporter.write_line(lines[-1], bold=True, **{k: v for k, v in markup.items() if v})

@@ -7,7 +7,7 @@ travel: from the engine to the pytest item, from xdist workers to the controller
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -163,6 +163,9 @@ class RowResult:
     assessments: list[Assessment] = field(default_factory=list)
     nodeid: str | None = None
     shard_key: str | None = None
+    # False for rows judged with ``genai_judge.check()``: recorded and reported, never gated
+    # (a test may assert a negative verdict). The gate, metrics and baseline skip them.
+    gated: bool = True
 
     # ---- derived verdict -------------------------------------------------------------------
     @property
@@ -235,6 +238,7 @@ class RowResult:
             "assessments": [a.to_dict() for a in self.assessments],
             "nodeid": self.nodeid,
             "shard_key": self.shard_key,
+            "gated": self.gated,
             "status": self.status,
         }
 
@@ -252,11 +256,24 @@ class RowResult:
             assessments=[Assessment.from_dict(a) for a in data.get("assessments") or []],
             nodeid=data.get("nodeid"),
             shard_key=data.get("shard_key"),
+            gated=bool(data.get("gated", True)),
         )
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.suite, self.request_id)
+
+    def redact(self, scrub: Callable[[Any], Any]) -> None:
+        """Pass every text of this result through ``scrub`` (a redactor), in place."""
+        self.row = scrub(self.row)
+        self.response = scrub(self.response)
+        self.retrieved_context = scrub(self.retrieved_context)
+        self.app_error = scrub(self.app_error)
+        for a in self.assessments:
+            a.rationale = scrub(a.rationale)
+            a.error = scrub(a.error)
+            a.skipped = scrub(a.skipped)
+            a.details = scrub(a.details)
 
 
 def request_text(row: Mapping[str, Any]) -> str:

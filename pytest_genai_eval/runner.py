@@ -13,6 +13,7 @@ from typing import Any
 from .cache import VerdictCache, cache_key
 from .judges import JudgeAnswer, JudgeUnavailable, PromptTemplate
 from .llm import ChatClient, EndpointSettings, LLMError
+from .redact import Redactor
 from .results import TokenUsage
 
 POOL_SIZE = 8  # connections per httpx client; several small pools beat one big pool
@@ -51,8 +52,12 @@ class LLMJudgeRunner:
         stopping: threading.Event,
         cache: VerdictCache | None = None,
         requests_per_minute: float | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.default = default
+        # Knows every endpoint's secrets (from the first call to it on); answers are redacted
+        # before they are cached or returned.
+        self.redactor = redactor if redactor is not None else Redactor()
         self.missing_reason = missing_reason
         self.concurrency = max(1, concurrency)
         self.cache = cache
@@ -65,6 +70,8 @@ class LLMJudgeRunner:
     def client(self, endpoint: EndpointSettings) -> ChatClient:
         client = self._clients.get(endpoint)
         if client is None:
+            self.redactor.add(endpoint.api_key.reveal() if endpoint.api_key else None)
+            self.redactor.add_url(endpoint.base_url)
             pool = min(POOL_SIZE, self.concurrency)
             client = ChatClient(endpoint, pool_size=pool, clients=math.ceil(self.concurrency / pool))
             self._clients[endpoint] = client
@@ -119,6 +126,7 @@ class LLMJudgeRunner:
                 messages, dict(schema), schema_name=f"{judge}_verdict"
             )
         model = reply.model or endpoint.model
+        reply.data = self.redactor.scrub(reply.data)  # a judge that echoes a key: never stored
         if key is not None and self.cache is not None:
             self.cache.put(
                 key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,9 +15,11 @@ from .artifacts import SCHEMA_VERSION
 from .cache import VerdictCache
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
-from .gate import GateResult, Threshold
+from .gate import GateResult, Threshold, threshold_problems
 from .outcome import evaluate_run
+from .redact import Redactor
 from .results import RowResult
+from .signals import InterruptGuard
 from .suite import SuiteSpec
 
 if TYPE_CHECKING:
@@ -75,9 +78,19 @@ class GenAISession:
     merged_judge_calls: int = 0
     merged_evaluation_seconds: float | None = None
     merged_cache: dict[str, int] = field(default_factory=dict)
+    guard: InterruptGuard = field(default_factory=InterruptGuard)
+    config_problems: list[str] = field(default_factory=list)
+    unsent: list[RowResult] = field(default_factory=list)  # xdist: not yet sent to the controller
     engine: Engine = field(init=False)
+    redactor: Redactor = field(init=False)
+    log_filter: logging.Filter | None = None
 
     def __post_init__(self) -> None:
+        self.redactor = Redactor()
+        if self.settings.judge is not None:
+            key = self.settings.judge.api_key
+            self.redactor.add(key.reveal() if key else None)
+            self.redactor.add_url(self.settings.judge.base_url)
         cache = (
             VerdictCache(self.settings.cache_dir, self.settings.cache_mode)
             if self.settings.cache_mode != "off"
@@ -91,7 +104,8 @@ class GenAISession:
                 cache=cache,
                 requests_per_minute=self.settings.requests_per_minute,
                 row_timeout=self.settings.row_timeout,
-            )
+            ),
+            redactor=self.redactor,
         )
 
     # ---- suites ----------------------------------------------------------------------------------
@@ -109,10 +123,33 @@ class GenAISession:
                 self.settings.repeat, self.settings.repeat_rule, origin="--genai-repeat"
             )
         self.suites[suite.name] = suite
+        secrets = getattr(suite.target, "secrets", None)
+        if callable(secrets):
+            for secret in secrets():
+                self.redactor.add(secret)
         self.suite_info[suite.name] = SuiteInfo(
             name=suite.name, thresholds=list(suite.thresholds), public=suite.public_dict()
         )
         return suite
+
+    def configuration_problems(self, jobs: Iterable[RowJob]) -> list[str]:
+        """Mistakes found once collection is done, before anything is called: thresholds (of a
+        suite, or of the run) naming a metric, judge or check the run does not have, and
+        ``--genai-require-judge`` without a judge."""
+        problems: list[str] = []
+        suites = {job.suite.name: job.suite for job in jobs}
+        for suite in suites.values():
+            problems += threshold_problems(suite.thresholds, suite.assessment_names())
+            problems += _latency_problems(suite.thresholds, [suite])
+        if suites:
+            names = set().union(*(suite.assessment_names() for suite in suites.values()))
+            problems += threshold_problems(self.settings.thresholds, names)
+            problems += _latency_problems(self.settings.thresholds, list(suites.values()))
+            if self.settings.require_judge and self.settings.judge is None:
+                problems.append(
+                    "--genai-require-judge is set but " + self.settings.judge_missing_reason
+                )
+        return problems
 
     # ---- results ---------------------------------------------------------------------------------
     def evaluate(self, job: RowJob) -> RowResult:
@@ -129,8 +166,27 @@ class GenAISession:
                     self.progress_sink(self.progress_line())
         if job.nodeid:
             result.nodeid = job.nodeid
-        self.results[job.key] = result
+        self.record(result)
         return result
+
+    def record(self, result: RowResult) -> None:
+        """Keep a row's result for this run (and, on an xdist worker, for the controller)."""
+        if result.key not in self.results:
+            self.unsent.append(result)
+        self.results[result.key] = result
+
+    def take_unsent(self) -> list[RowResult]:
+        """The results recorded since the last call: an xdist worker ships them with the report
+        of the item that recorded them, so the controller has every reported row even when the
+        worker never finishes (an interrupt)."""
+        rows, self.unsent = self.unsent, []
+        return rows
+
+    def receive(self, rows: Iterable[dict[str, Any]]) -> None:
+        """On the xdist controller: rows a worker shipped with a test report."""
+        for raw in rows:
+            result = RowResult.from_dict(raw)
+            self.results[result.key] = result
 
     def progress_line(self) -> str:
         p = self.engine.progress
@@ -176,9 +232,9 @@ class GenAISession:
             "evaluation_seconds": self.engine.progress.evaluation_seconds,
             "judge_calls": self.judge_calls,
             "cache": self.cache_summary(),
-            "results": [r.to_dict() for r in self.results.values()],
             "suites": [info.to_dict() for info in self.suite_info.values()],
             "other_failures": self.other_failures,
+            "config_problems": self.config_problems,
         }
 
     def merge_worker_output(self, data: dict[str, Any]) -> None:
@@ -191,9 +247,9 @@ class GenAISession:
             self.merged_cache[key] = self.merged_cache.get(key, 0) + int(cache.get(key) or 0)
         for info in data.get("suites", []):
             self.suite_info.setdefault(info["name"], SuiteInfo.from_dict(info))
-        for raw in data.get("results", []):  # each row ran on exactly one worker
-            result = RowResult.from_dict(raw)
-            self.results[result.key] = result
+        for problem in data.get("config_problems") or []:
+            if problem not in self.config_problems:  # every worker finds the same ones
+                self.config_problems.append(str(problem))
 
     # ---- the end -----------------------------------------------------------------------------------
     def ordered_results(self) -> list[RowResult]:
@@ -208,29 +264,56 @@ class GenAISession:
             return
         self.baseline = load_baseline(path)
 
-    def finish(self, *, interrupted: bool, write: bool = True) -> Finish:
+    def harvest(self) -> None:
+        """Keep every row the engine finished, also those whose items never reported (the run
+        was interrupted or stopped early): a verdict that was paid for is never dropped."""
+        for result in self.engine.finished_results():
+            self.results.setdefault(result.key, result)
+
+    def finish(
+        self,
+        *,
+        interrupted: bool | str,
+        partial: str | None = None,
+        exit_status: int | None = None,
+        write: bool = True,
+    ) -> Finish:
+        """Gate the run, then write the artifact, reports and history.
+
+        ``interrupted``: a signal ended the run (INTERRUPTED, exit 2). ``partial``: why the run
+        covers fewer rows than selected without an interrupt (``-x``). ``exit_status``: pytest's
+        own exit status when it is neither 0 nor 1 (a collection or internal error, a usage
+        error): then that is the process's exit code, and the verdict says so.
+        """
         # reports, comparison and history are needed only now: imported here, not at start-up
         from .publish import Published, apply_comparison, compare_with_baseline, publish
 
         results = self.ordered_results()
+        gated = [r for r in results if r.gated]
         outcome = evaluate_run(
-            results,
+            gated,
             suite_thresholds={name: info.thresholds for name, info in self.suite_info.items()},
             run_thresholds=self.settings.thresholds,
             other_failures=self.other_failures,
             interrupted=interrupted,
+            partial=partial,
         )
-        document = self.document(outcome.metrics, outcome.suite_metrics, interrupted)
+        complete = not interrupted and partial is None
+        document = self.document(outcome.metrics, outcome.suite_metrics, complete)
         comparison = None
         if self.baseline is not None and not self.settings.update_baseline:
             comparison = compare_with_baseline(
-                self.baseline, document, results, self.settings.baseline_rules
+                self.baseline, document, gated, self.settings.baseline_rules
             )
-            apply_comparison(outcome.gate, comparison, interrupted=interrupted)
+            apply_comparison(outcome.gate, comparison, interrupted=bool(interrupted))
             document["baseline"] = comparison.to_dict()
+        if exit_status is not None and exit_status not in (0, 1) and not interrupted:
+            outcome.gate.reasons.insert(0, f"pytest exits {exit_status}: {_meaning(exit_status)}")
+            outcome.gate.exit_code = exit_status
         document["verdict"] = outcome.gate.to_dict()
+        document = self.redactor.scrub(document)  # configs echo URLs and app descriptions
         published = Published()
-        if write and results:
+        if write and (results or interrupted):
             published = publish(
                 self.settings.results_dir,
                 document,
@@ -256,13 +339,14 @@ class GenAISession:
         self,
         metrics: dict[str, Any],
         suite_metrics: dict[str, dict[str, Any]],
-        interrupted: bool,
+        complete: bool,
     ) -> dict[str, Any]:
         now = time.time()
         return {
             "schema_version": SCHEMA_VERSION,
             "tool": "pytest-genai-eval",
-            "complete": not interrupted,
+            "complete": complete,
+            "interrupted_by": self.guard.first,
             "started_at": _iso(self.started_at),
             "finished_at": _iso(now),
             "duration_seconds": round(now - self.started_at, 3),
@@ -279,6 +363,31 @@ class GenAISession:
                 for name, metrics_of_suite in sorted(suite_metrics.items())
             },
         }
+
+
+def _latency_problems(thresholds: Iterable[Threshold], suites: list[SuiteSpec]) -> list[str]:
+    """A latency threshold where no row calls an app (precomputed responses) can never have
+    data: a configuration mistake, not a verdict."""
+    if any(suite.target is not None for suite in suites):
+        return []
+    return [
+        f"{t.origin + ': ' if t.origin else ''}threshold {t.name!r} needs app calls to time, "
+        f"but {', '.join(repr(s.name) for s in suites)} only has precomputed responses"
+        for t in thresholds
+        if t.metric({}).startswith("agent/latency_seconds/")
+    ]
+
+
+_PYTEST_EXITS = {
+    2: "interrupted, or errors during collection",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+
+
+def _meaning(status: int) -> str:
+    return _PYTEST_EXITS.get(status, "see pytest's exit codes")
 
 
 def _iso(timestamp: float) -> str:

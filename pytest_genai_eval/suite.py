@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 
 from .evalset import EvalSetError, Row, load_rows
@@ -31,6 +30,11 @@ from .judges import (
 )
 from .targets import Target, TargetConfigError, build_target
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
 SUITE_KEYS = {
     "name",
     "description",
@@ -47,6 +51,7 @@ SUITE_KEYS = {
     "panels",
     "repeat",
     "repeat_rule",
+    "allow_empty",
 }
 
 
@@ -64,6 +69,18 @@ class SuiteSpec:
     thresholds: list[Threshold] = field(default_factory=list)
     source: str = ""
     description: str = ""
+
+    def assessment_names(self) -> set[str]:
+        """The names this suite's assessments can have: its judges and checks, the rows' own
+        checks and named guidelines (``guideline_adherence/<name>``)."""
+        names = set(self.judges.names)
+        for checks in self.judges.row_checks.values():
+            names |= {check.name for check in checks}
+        if "guideline_adherence" in names:
+            for row in self.rows:
+                if isinstance(row.guidelines, dict):
+                    names |= {f"guideline_adherence/{key}" for key in row.guidelines}
+        return names
 
     def public_dict(self) -> dict[str, Any]:
         """Configuration echoed into the artifact (never secrets)."""
@@ -117,6 +134,7 @@ def build_suite(
     panels: Mapping[str, Any] | None = None,
     repeat: int | None = None,
     repeat_rule: str | None = None,
+    allow_empty: bool = False,
 ) -> SuiteSpec:
     """Validate everything about a suite before anything is called.
 
@@ -134,6 +152,12 @@ def build_suite(
         rows = load_rows(list(data), name=f"{Path(where).name}: rows" if source else where)
     else:
         raise SuiteError(f"{where}: 'data' must be a file path, a DataFrame or a list of rows")
+    if not rows and not allow_empty:
+        shown = f"{data}" if isinstance(data, (str, Path)) else "its rows"
+        raise SuiteError(
+            f"{where}: the evaluation set ({shown}) has no rows: nothing would be evaluated; "
+            "add rows, or set allow_empty: true if an empty set is expected"
+        )
     try:
         target = build_target(app, base_dir=base_dir, where=f"{where}: app")
     except TargetConfigError as exc:
@@ -210,10 +234,21 @@ def _as_list(value: Any) -> Any:
 
 
 def read_suite_file(path: Path) -> dict[str, Any]:
+    """The settings of a YAML, TOML or JSON suite file. Any problem (unreadable, not UTF-8,
+    malformed, nested too deep) is a SuiteError naming the file, and the line when known."""
+    from .evalset import MAX_NESTING_DEPTH, describe_utf8_error, nesting_problem
+
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read suite file: {exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(
+            f"{path}: not valid UTF-8 text: {describe_utf8_error(data, exc)}"
+        ) from None
+    kind = path.suffix.lstrip(".")
     try:
         if path.suffix == ".toml":
             doc: Any = tomllib.loads(text)
@@ -221,10 +256,20 @@ def read_suite_file(path: Path) -> dict[str, Any]:
             doc = json.loads(text)
         else:
             doc = yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SuiteError(f"{path}: not a valid {path.suffix.lstrip('.')} file: {exc}") from None
+    except RecursionError:
+        raise SuiteError(f"{path}: nested deeper than {MAX_NESTING_DEPTH} levels") from None
+    except (ValueError, yaml.YAMLError) as exc:  # TOMLDecodeError, JSONDecodeError: ValueErrors
+        raise SuiteError(f"{path}: not a valid {kind} file: {exc}") from None
+    except (TypeError, LookupError, AttributeError, ArithmeticError) as exc:  # PyYAML, odd tags
+        raise SuiteError(f"{path}: not a valid {kind} file: {type(exc).__name__}: {exc}") from None
     if not isinstance(doc, dict):
         raise SuiteError(f"{path}: a suite file must hold a mapping of settings")
+    for key, value in doc.items():
+        if not isinstance(key, str):
+            raise SuiteError(f"{path}: setting names must be strings, got {key!r}")
+        problem = None if key == "rows" else nesting_problem(value)  # rows: checked row by row
+        if problem is not None:
+            raise SuiteError(f"{path}: '{key}': {problem}")
     return doc
 
 
@@ -274,7 +319,14 @@ def load_suite_file(path: Path, shown: str | None = None) -> SuiteSpec:
         panels=doc.get("panels"),
         repeat=doc.get("repeat"),
         repeat_rule=doc.get("repeat_rule"),
+        allow_empty=_flag(doc.get("allow_empty", False), f"{where}: allow_empty"),
     )
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise SuiteError(f"{where}: expected true or false, got {value!r}")
+    return value
 
 
 def _default_name(path: Path) -> str:
