@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from .api import evaluate
+from .errors import (
+    AppError,
+    ArtifactError,
+    ConfigurationError,
+    EvaluationSetError,
+    GenAIEvalError,
+    JudgeError,
+)
 from .evalset import EvalSetError, Row, RowIssue, load_rows
 from .fixtures import GenAIJudge, Judged
 from .judges import llm_judge, python_judge
@@ -12,9 +20,15 @@ from .testing import Verdict
 __version__ = "0.1.0"
 
 __all__ = [
+    "AppError",
+    "ArtifactError",
     "Assessment",
+    "ConfigurationError",
     "EvalSetError",
+    "EvaluationSetError",
+    "GenAIEvalError",
     "GenAIJudge",
+    "JudgeError",
     "Judged",
     "Row",
     "RowIssue",

@@ -18,6 +18,7 @@ def evaluate(
     *,
     app: Any = None,
     name: str | None = None,
+    description: str | None = None,
     judges: Sequence[str] | None = None,
     exclude_judges: Sequence[str] = (),
     global_guidelines: Sequence[str] = (),
@@ -43,7 +44,8 @@ def evaluate(
     ``{"type": "regex", "pattern": "..."}``; ``panels`` judge name -> ``{"models": [...],
     "samples": N, "aggregate": "majority"}``; ``repeat`` / ``repeat_rule`` run every LLM judge
     several times (see docs/judges.md). An empty evaluation set is an error unless
-    ``allow_empty=True``.
+    ``allow_empty=True``. The arguments are ``suite.SUITE_KEYS`` (all but the file-only
+    ``rows``), as in a suite file.
     """
     optional: dict[str, Any] = {
         "custom_judges": list(custom_judges) if custom_judges is not None else None,
@@ -52,6 +54,7 @@ def evaluate(
         "repeat": repeat,
         "repeat_rule": repeat_rule,
         "allow_empty": allow_empty or None,
+        "description": description,
     }
     marker = pytest.mark.genai_eval(
         data=data,

@@ -25,14 +25,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pytest_genai_eval.errors import ArtifactError
 from pytest_genai_eval.metrics import (
-    OVERALL,
     assessment_prefix,
     is_flaky,
     retrieval_value_column,
     score_column,
 )
 from pytest_genai_eval.results import RowResult
+from pytest_genai_eval.vocabulary import OVERALL_BASE, OVERALL_RATING
 
 __all__ = (
     "CSV_NAME",
@@ -54,8 +55,6 @@ CSV_NAME = "eval_results.csv"
 PARQUET_NAME = "eval_results.parquet"
 
 
-class ArtifactError(Exception):
-    """A results artifact is missing or malformed; the message names the file and the problem."""
 
 
 # ---- per-row records -------------------------------------------------------------------------
@@ -90,8 +89,8 @@ def row_record(result: RowResult) -> dict[str, Any]:
         computed[f"{base}/rationale"] = a.rationale
         computed[f"{base}/error_message"] = a.error
         computed[f"{base}/skipped_reason"] = a.skipped
-    computed[f"{OVERALL}/rating"] = result.overall_rating
-    computed[f"{OVERALL}/rationale"] = result.overall_rationale
+    computed[OVERALL_RATING] = result.overall_rating
+    computed[f"{OVERALL_BASE}/rationale"] = result.overall_rationale
     computed["flaky"] = any(is_flaky(a) for a in result.assessments)
     computed["status"] = result.status
     computed["nodeid"] = result.nodeid

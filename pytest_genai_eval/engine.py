@@ -26,6 +26,7 @@ from .llm import EndpointSettings
 from .redact import Redactor
 from .results import Assessment, RowResult, TokenUsage
 from .runner import LLMJudgeRunner
+from .settings import SETTINGS_BY_NAME
 from .suite import SuiteSpec
 from .targets import AppCallError, call_timed
 
@@ -42,7 +43,7 @@ class EngineStopped(Exception):
 class EngineSettings:
     judge: EndpointSettings | None = None
     judge_missing_reason: str = "no judge endpoint is configured"
-    concurrency: int = 16
+    concurrency: int = SETTINGS_BY_NAME["concurrency"].default
     app_concurrency: int | None = None
     cache: VerdictCache | None = None
     requests_per_minute: float | None = None

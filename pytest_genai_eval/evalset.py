@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from pytest_genai_eval.errors import EvaluationSetError
 from pytest_genai_eval.outputs import normalize_context, parse_app_output
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class RowIssue:
         return f"{where}: {self.message}"
 
 
-class EvalSetError(Exception):
+class EvalSetError(EvaluationSetError):
     """An evaluation set could not be loaded; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[RowIssue], source: str | None = None) -> None:

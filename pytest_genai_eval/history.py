@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import GenAIEvalError
+
 __all__ = (
     "DEFAULT_HISTORY_DB",
     "HistoryError",
@@ -72,7 +74,7 @@ _COLUMNS = (
 )
 
 
-class HistoryError(Exception):
+class HistoryError(GenAIEvalError):
     """The history database cannot be opened, read or written; the message names the file."""
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import SCHEMA_VERSION, read_results, write_results
+from .errors import ArtifactError
 from .gate import Threshold
 from .outcome import RunOutcome, evaluate_run
 from .results import RowResult
 
 
-class MergeError(ValueError):
+class MergeError(ArtifactError, ValueError):
     pass
 
 

@@ -21,6 +21,7 @@ from .engine import Engine, EngineSettings, RowJob
 from .llm import EndpointSettings, Secret
 from .metrics import compute_metrics
 from .results import RowResult
+from .settings import SETTINGS_BY_NAME
 from .suite import build_suite
 
 
@@ -50,7 +51,7 @@ def evaluate_rows(
     app: Any = None,
     judge: EndpointSettings | None = None,
     name: str = "notebook",
-    concurrency: int = 16,
+    concurrency: int = SETTINGS_BY_NAME["concurrency"].default,
     cache_dir: str | Path | None = None,
     cache_mode: CacheMode = "use",
     **suite: Any,

@@ -24,7 +24,7 @@ from .items import RowItem, SuiteFile, is_suite_file
 from .keys import JOB_KEY, SESSION_KEY
 from .redact import RedactingFilter
 from .session import DuplicateSuiteError, Finish, GenAISession
-from .suite import SuiteError, build_suite
+from .suite import PYTHON_KEY_NAMES, SuiteError, build_suite
 from .terminal import render
 from .testing import genai_scripted_judge
 from .verdict import raise_if_failed, raise_if_not_evaluated, record_properties
@@ -123,34 +123,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker.args:
         kwargs.setdefault("data", marker.args[0])
     session = metafunc.config.stash[SESSION_KEY]
-    name = kwargs.pop("name", None) or metafunc.definition.nodeid
+    nodeid = metafunc.definition.nodeid
+    unknown = sorted(set(kwargs) - PYTHON_KEY_NAMES)
+    if unknown:
+        pytest.fail(
+            f"{nodeid}: unknown {MARKER} argument(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(PYTHON_KEY_NAMES))})",
+            pytrace=False,
+        )
+    kwargs["name"] = kwargs.get("name") or nodeid
+    kwargs.setdefault("data", None)
+    kwargs["allow_empty"] = bool(kwargs.get("allow_empty", False))
     try:
         suite = build_suite(
-            name=name,
-            data=kwargs.pop("data", None),
-            app=kwargs.pop("app", None),
-            judges=kwargs.pop("judges", None),
-            exclude_judges=kwargs.pop("exclude_judges", None) or (),
-            global_guidelines=kwargs.pop("global_guidelines", None) or (),
-            thresholds=kwargs.pop("thresholds", None),
-            prompts=kwargs.pop("prompts", None),
-            custom_judges=kwargs.pop("custom_judges", None) or (),
-            checks=kwargs.pop("checks", None) or (),
-            panels=kwargs.pop("panels", None),
-            repeat=kwargs.pop("repeat", None),
-            repeat_rule=kwargs.pop("repeat_rule", None),
-            allow_empty=bool(kwargs.pop("allow_empty", False)),
-            base_dir=metafunc.definition.path.parent,
-            source=metafunc.definition.nodeid,
+            **kwargs, base_dir=metafunc.definition.path.parent, source=nodeid
         )
         session.register_suite(suite)
     except (SuiteError, EvalSetError, DuplicateSuiteError) as exc:
-        pytest.fail(f"{metafunc.definition.nodeid}: {exc}", pytrace=False)
-    if kwargs:
-        pytest.fail(
-            f"{metafunc.definition.nodeid}: unknown {MARKER} argument(s): {', '.join(sorted(kwargs))}",
-            pytrace=False,
-        )
+        pytest.fail(f"{nodeid}: {exc}", pytrace=False)
     if "genai_row" not in metafunc.fixturenames:
         metafunc.fixturenames.append("genai_row")
     metafunc.parametrize("genai_row", suite.rows, ids=[row.request_id for row in suite.rows])

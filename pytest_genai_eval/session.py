@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from .artifacts import SCHEMA_VERSION
 from .cache import VerdictCache
 from .config import RunSettings
 from .engine import Engine, EngineSettings, RowJob, RowKey
+from .errors import ConfigurationError
 from .gate import GateResult, Threshold, threshold_problems
 from .outcome import evaluate_run
 from .redact import Redactor
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from .publish import Published
 
 
-class DuplicateSuiteError(ValueError):
+class DuplicateSuiteError(ConfigurationError, ValueError):
     pass
 
 
@@ -127,6 +129,11 @@ class GenAISession:
         if callable(secrets):
             for secret in secrets():
                 self.redactor.add(secret)
+        for panel in suite.judges.panels.values():  # panel judges' keys and URLs, up front
+            for member in panel.members:
+                self.redactor.add_url(member.base_url)
+                if member.api_key_env:
+                    self.redactor.add(os.environ.get(member.api_key_env))
         self.suite_info[suite.name] = SuiteInfo(
             name=suite.name, thresholds=list(suite.thresholds), public=suite.public_dict()
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .errors import ConfigurationError
 from .evalset import EvalSetError, Row, load_rows
 from .gate import Threshold, ThresholdError, parse_threshold_mapping
 from .judges import (
@@ -35,27 +36,52 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
-SUITE_KEYS = {
-    "name",
-    "description",
-    "data",
-    "rows",
-    "app",
-    "judges",
-    "exclude_judges",
-    "global_guidelines",
-    "thresholds",
-    "prompts",
-    "custom_judges",
-    "checks",
-    "panels",
-    "repeat",
-    "repeat_rule",
-    "allow_empty",
-}
+@dataclass(frozen=True)
+class SuiteKey:
+    """One suite setting: a key of a suite file and (unless ``file_only``) an argument of the
+    ``evaluate`` decorator / ``genai_eval`` marker."""
+
+    name: str
+    help: str
+    file_only: bool = False
 
 
-class SuiteError(ValueError):
+# Every suite setting, declared once: suite files, the decorator and marker, README's list.
+SUITE_KEYS: tuple[SuiteKey, ...] = (
+    SuiteKey("name", "the suite's name in results and reports (default: the file name)"),
+    SuiteKey("description", "free text shown in the reports"),
+    SuiteKey("data", "the evaluation set: a file relative to the suite (JSONL, JSON, CSV, "
+             "Parquet, YAML); in Python also a DataFrame or a list of dicts"),
+    SuiteKey("rows", "inline rows instead of `data`", file_only=True),
+    SuiteKey("app", "the application: `module:function`, a callable, or a mapping "
+             "(`type: openai` / `type: http`)"),
+    SuiteKey("judges", "run exactly these built-in judges"),
+    SuiteKey("exclude_judges", "remove judges from the default selection"),
+    SuiteKey("global_guidelines", "guidelines every response must follow"),
+    SuiteKey("thresholds", "minimum pass rates and maximum costs, e.g. `{overall: 0.9}`"),
+    SuiteKey("prompts", "judge name -> prompt template file overriding the built-in prompt"),
+    SuiteKey("checks", "deterministic checks for every row"),
+    SuiteKey("custom_judges", "LLM judges from prompt templates, Python judges"),
+    SuiteKey("panels", "judge name -> a panel of judge models"),
+    SuiteKey("repeat", "evaluate every LLM judge N times"),
+    SuiteKey("repeat_rule", "how repeated verdicts combine: majority, all, any"),
+    SuiteKey("allow_empty", "accept an empty evaluation set (otherwise an error)"),
+)
+SUITE_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS)
+PYTHON_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS if not key.file_only)
+
+
+def suite_keys_markdown() -> str:
+    """README's list of suite keys, generated from :data:`SUITE_KEYS`."""
+    rows = ["| key | what it sets | in Python |", "|---|---|---|"]
+    rows += [
+        f"| `{k.name}` | {k.help} | {'' if k.file_only else 'yes'} |" for k in SUITE_KEYS
+    ]
+    return "\n".join(rows)
+
+
+
+class SuiteError(ConfigurationError, ValueError):
     """An invalid suite definition; the message names the file and the field."""
 
 
@@ -122,15 +148,15 @@ def build_suite(
     data: Any,
     app: Any = None,
     judges: Sequence[str] | None = None,
-    exclude_judges: Sequence[str] = (),
-    global_guidelines: Sequence[str] = (),
+    exclude_judges: Sequence[str] | None = (),
+    global_guidelines: Sequence[str] | None = (),
     thresholds: Mapping[str, Any] | Sequence[Threshold] | None = None,
     prompts: Mapping[str, str | Path] | None = None,
     base_dir: Path | None = None,
     source: str = "",
     description: str = "",
-    custom_judges: Sequence[Any] = (),
-    checks: Sequence[Any] = (),
+    custom_judges: Sequence[Any] | None = (),
+    checks: Sequence[Any] | None = (),
     panels: Mapping[str, Any] | None = None,
     repeat: int | None = None,
     repeat_rule: str | None = None,
@@ -144,6 +170,8 @@ def build_suite(
     docs/judges.md). Row-level checks come from each row's ``checks`` column.
     """
     where = source or name
+    exclude_judges = exclude_judges or ()
+    global_guidelines = global_guidelines or ()
     if isinstance(data, (str, Path)):
         rows = load_rows(data, base_dir=base_dir)
     elif _is_dataframe(data):
@@ -277,11 +305,11 @@ def load_suite_file(path: Path, shown: str | None = None) -> SuiteSpec:
     """``shown``: how messages and artifacts name the file (default: the path as given)."""
     where = shown or str(path)
     doc = read_suite_file(path)
-    unknown = sorted(set(doc) - SUITE_KEYS)
+    unknown = sorted(set(map(str, doc)) - SUITE_KEY_NAMES)
     if unknown:
         raise SuiteError(
             f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"known keys: {', '.join(sorted(SUITE_KEYS))}"
+            f"known keys: {', '.join(k.name for k in SUITE_KEYS)}"
         )
     if ("data" in doc) == ("rows" in doc):
         raise SuiteError(f"{where}: give exactly one of 'data' (a file) or 'rows' (inline rows)")

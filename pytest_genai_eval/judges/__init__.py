@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..evalset import Row
 from ..results import NOT_APPLICABLE, Assessment
 from .base import (
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 
-class UnknownJudgeError(ValueError):
+class UnknownJudgeError(ConfigurationError, ValueError):
     pass
 
 

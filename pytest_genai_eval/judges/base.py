@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import ConfigurationError
 from ..evalset import Row
 from ..results import Assessment, AssessmentKind, TokenUsage
 
@@ -99,7 +100,7 @@ ROW_VARIABLES: frozenset[str] = frozenset(
 )
 
 
-class JudgeConfigError(ValueError):
+class JudgeConfigError(ConfigurationError, ValueError):
     """An invalid judge, check or panel declaration; the message names where and which field."""
 
 
@@ -141,7 +142,7 @@ def check_name(name: object, where: Where, key: str = "name") -> str:
 # ---- prompt templates ------------------------------------------------------------------------
 
 
-class PromptError(ValueError):
+class PromptError(ConfigurationError, ValueError):
     pass
 
 
