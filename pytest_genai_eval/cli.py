@@ -36,6 +36,7 @@ from .gate import EXIT_OK, EXIT_QUALITY_FAILED, EXIT_USAGE_ERROR
 from .history import DEFAULT_HISTORY_DB, HistoryError, HistoryRun, HistoryStore
 from .report_html import REPORT_NAME, render_html, write_html
 from .report_md import render_comparison_markdown, render_markdown, write_markdown
+from .vocabulary import OVERALL, fmt_ci, fmt_delta, fmt_pct
 
 __all__ = ("main",)
 
@@ -225,14 +226,6 @@ def _load(path: Path, what: str) -> tuple[dict[str, Any], list[Any]]:
         raise UsageError(f"{PROG}: error: {exc}") from None
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _pct0(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
 def comparison_text(comparison: Comparison) -> str:
     """The comparison for a terminal."""
     lines = [comparison.verdict.line]
@@ -261,12 +254,12 @@ def comparison_text(comparison: Comparison) -> str:
             f"{'change':>10}"
         )
         for m in rates:
-            old_ci = f"[{_pct0(m.old_ci[0])}–{_pct0(m.old_ci[1])}]" if m.old_ci else ""
-            new_ci = f"[{_pct0(m.new_ci[0])}–{_pct0(m.new_ci[1])}]" if m.new_ci else ""
-            moved = "—" if m.delta is None else f"{100 * m.delta:+.1f} pts"
+            old_ci = fmt_ci(*m.old_ci, brackets=True) if m.old_ci else ""
+            new_ci = fmt_ci(*m.new_ci, brackets=True) if m.new_ci else ""
+            moved = fmt_delta(m.name, m.delta)
             label = metric_label(m.name).removesuffix(" pass rate")
             lines.append(
-                f"  {label[:20]:<20} {_pct(m.old):>8} {old_ci:<13} {_pct(m.new):>8} "
+                f"  {label[:20]:<20} {fmt_pct(m.old):>8} {old_ci:<13} {fmt_pct(m.new):>8} "
                 f"{new_ci:<13} {moved:>10}"
             )
     regressions = comparison.regressions
@@ -292,11 +285,11 @@ def history_text(runs: Sequence[HistoryRun]) -> str:
     )
     lines = [header]
     for run in runs:
-        rate = run.metric("response/overall_assessment/rating/percentage")
+        rate = run.metric(OVERALL)
         rows = run.metric("rows/count")
         lines.append(
             f"{run.id:>5}  {(run.when or '')[:19]:<19}  {(run.status or '?'):<10} "
-            f"{'' if run.exit_code is None else run.exit_code:>4}  {_pct(rate):>9}  "
+            f"{'' if run.exit_code is None else run.exit_code:>4}  {fmt_pct(rate):>9}  "
             f"{'' if rows is None else int(rows):>5}  {(run.git_commit or '')[:10]:<10} "
             f"{(run.git_branch or '')[:20]:<20} {run.judge_model or ''}"
         )
@@ -372,11 +365,11 @@ def _cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise UsageError(f"{PROG}: error: cannot write {args.out}: {exc}") from None
     metrics = outcome.metrics
-    rate = metrics.get("response/overall_assessment/rating/percentage")
+    rate = metrics.get(OVERALL)
     rows = metrics.get("rows/count")
     out.write(f"merged {len(args.shards)} shard(s), {rows} row(s) into {args.out}\n")
     if rate is not None:
-        out.write(f"overall pass rate {100 * float(rate):.1f}%\n")
+        out.write(f"{metric_label(OVERALL)} {fmt_pct(rate)}\n")
     out.write(outcome.gate.line + "\n")
     return outcome.gate.exit_code
 

@@ -26,8 +26,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .metrics import metric_direction
+from .errors import ConfigurationError
 from .results import RowResult
+from .vocabulary import (
+    ALIASES,
+    ERRORS,
+    JUDGED_PREFIXES,
+    OVERALL,
+    OVERALL_RATING,
+    RATE_SUFFIX,
+    error_total,
+    fmt_number,
+    judge_of,
+    metric_direction,
+    number,
+    rate_base,
+)
 
 EXIT_OK = 0
 EXIT_QUALITY_FAILED = 1
@@ -37,27 +51,6 @@ EXIT_USAGE_ERROR = 4
 EXIT_NO_TESTS = 5
 EXIT_EVALUATION_ERRORS = 6
 
-OVERALL = "response/overall_assessment/rating/percentage"
-ERRORS = "errors"
-
-ALIASES: Mapping[str, str] = {
-    "overall": OVERALL,
-    "pass_rate": OVERALL,
-    "latency_avg": "agent/latency_seconds/average",
-    "latency_p50": "agent/latency_seconds/p50",
-    "latency_p90": "agent/latency_seconds/p90",
-    "latency_p99": "agent/latency_seconds/p99",
-    "latency_max": "agent/latency_seconds/max",
-    "tokens": "agent/total_token_count/average",
-    "tokens_avg": "agent/total_token_count/average",
-    "tokens_sum": "agent/total_token_count/sum",
-    "judge_tokens": "judge/total_token_count/sum",
-    "flaky": "judge/flaky_count",
-    "chunk_relevance": "retrieval/llm_judged/chunk_relevance/precision/average",
-    "document_recall": "retrieval/ground_truth/document_recall/average",
-}
-
-JUDGED_PREFIXES = ("response/llm_judged", "response/check", "response/custom")
 Op = Literal[">=", "<=", ">", "<"]
 _OPS: tuple[Op, ...] = (">=", "<=", ">", "<")
 _THRESHOLD_RE = re.compile(r"^\s*([^<>=\s]+)\s*(>=|<=|>|<|=)\s*(.+?)\s*$")
@@ -68,7 +61,7 @@ GateStatus = Literal[
 CheckStatus = Literal["pass", "fail", "undecidable", "no data"]
 
 
-class ThresholdError(ValueError):
+class ThresholdError(ConfigurationError, ValueError):
     pass
 
 
@@ -103,7 +96,7 @@ class Threshold:
 
     def describe(self, metrics: Mapping[str, Any] | None = None) -> str:
         metric = self.metric(metrics or {})
-        return f"{self.name} {self.operator(metric)} {_fmt(self.value)}"
+        return f"{self.name} {self.operator(metric)} {fmt_number(self.value)}"
 
     @property
     def is_pass_rate(self) -> bool:
@@ -121,10 +114,6 @@ class Threshold:
             op=_as_op(str(data.get("op"))) if data.get("op") else None,
             origin=str(data.get("origin", "")),
         )
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _parse_value(raw: Any, where: str) -> float:
@@ -194,7 +183,7 @@ def known_metrics(names: Iterable[str]) -> set[str]:
     from .metrics import compute_metrics
 
     known = set(compute_metrics([]))
-    known |= {f"{OVERALL.rsplit('/', 1)[0]}/{suffix}" for suffix in _RATING_SUFFIXES}
+    known |= {f"{OVERALL_RATING}/{suffix}" for suffix in _RATING_SUFFIXES}
     for name in names:
         for prefix in JUDGED_PREFIXES:
             known |= {f"{prefix}/{name}/rating/{suffix}" for suffix in _RATING_SUFFIXES}
@@ -307,8 +296,8 @@ class ThresholdCheck:
         if self.undecidable and self.bounds is not None:
             low, high = self.bounds
             return (
-                f"{head} undecidable: between {_fmt(low)} (every unassessed row failed) and "
-                f"{_fmt(high)} (every one passed), {self.unassessed} unassessed row(s)"
+                f"{head} undecidable: between {fmt_number(low)} (every unassessed row failed) and "
+                f"{fmt_number(high)} (every one passed), {self.unassessed} unassessed row(s)"
             )
         if self.undecidable:
             return f"{head} undecidable: no row was assessed ({self.metric} has no data)"
@@ -317,8 +306,8 @@ class ThresholdCheck:
         verb = "met" if self.passed else "missed"
         bounds = ""
         if self.bounds is not None and self.unassessed:
-            bounds = f", bounds {_fmt(self.bounds[0])}-{_fmt(self.bounds[1])}"
-        return f"{head} {verb} (actual {_fmt(self.actual or 0.0)}{bounds})"
+            bounds = f", bounds {fmt_number(self.bounds[0])}-{fmt_number(self.bounds[1])}"
+        return f"{head} {verb} (actual {fmt_number(self.actual or 0.0)}{bounds})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -337,47 +326,26 @@ class ThresholdCheck:
         }
 
 
-def error_count(metrics: Mapping[str, Any]) -> int:
-    return int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)
-
-
-_RATE_SUFFIX = "/rating/percentage"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _judge_of(metric: str) -> str | None:
-    """``response/llm_judged/correctness/rating/percentage`` -> ``correctness``."""
-    for prefix in JUDGED_PREFIXES:
-        if metric.startswith(prefix + "/") and metric.endswith(_RATE_SUFFIX):
-            return metric[len(prefix) + 1 : -len(_RATE_SUFFIX)]
-    return None
-
-
 def check_threshold(scope: str, threshold: Threshold, metrics: Mapping[str, Any]) -> ThresholdCheck:
     """Decide one threshold. Pass rates are decided on their bounds when rows are unassessed."""
     metric = threshold.metric(metrics)
     op = threshold.operator(metric)
-    actual_raw = error_count(metrics) if metric == ERRORS else metrics.get(metric)
-    actual = _number(actual_raw)
-    if not metric.endswith(_RATE_SUFFIX):
+    actual_raw = error_total(metrics) if metric == ERRORS else metrics.get(metric)
+    actual = number(actual_raw)
+    if not metric.endswith(RATE_SUFFIX):
         if actual is None:
             return ThresholdCheck(scope, threshold, metric, None, None, undecidable=True)
         return ThresholdCheck(
             scope, threshold, metric, actual, compare_value(actual, op, threshold.value)
         )
-    base = metric[: -len("/percentage")]
-    unassessed = int(_number(metrics.get(f"{base}/unassessed_count")) or 0)
-    low = _number(metrics.get(f"{base}/pessimistic_percentage"))
-    high = _number(metrics.get(f"{base}/optimistic_percentage"))
+    base = rate_base(metric)
+    unassessed = int(number(metrics.get(f"{base}/unassessed_count")) or 0)
+    low = number(metrics.get(f"{base}/pessimistic_percentage"))
+    high = number(metrics.get(f"{base}/optimistic_percentage"))
     if unassessed == 0 or low is None or high is None:
         if actual is None:
-            judge = _judge_of(metric)
-            not_run = bool(judge and (_number(metrics.get(f"judge/{judge}/not_run_count")) or 0))
+            judge = judge_of(metric)
+            not_run = bool(judge and (number(metrics.get(f"judge/{judge}/not_run_count")) or 0))
             return ThresholdCheck(
                 scope, threshold, metric, None, None, undecidable=not not_run, not_run=not_run
             )
@@ -481,7 +449,7 @@ def decide(
     notes: list[str] = []
     scoped: dict[str, list[str]] = {}
     run_error_limit = min((t.value for t in run_thresholds if t.name == ERRORS), default=None)
-    total_errors = error_count(run_metrics)
+    total_errors = error_total(run_metrics)
     allowed_total = 0.0
 
     for suite in suites:
@@ -501,16 +469,16 @@ def decide(
                 continue  # governed by the run-level limit
             suite_limit = 0.0
         allowed_total += suite_limit
-        suite_errors = error_count(suite.metrics)
+        suite_errors = error_total(suite.metrics)
         if suite_errors > suite_limit:
-            reason = f"{suite.name}: {suite_errors} evaluation error(s), {_fmt(suite_limit)} allowed"
+            reason = f"{suite.name}: {suite_errors} evaluation error(s), {fmt_number(suite_limit)} allowed"
             error_reasons.append(reason)
             if _errors_unshown(suite.results):
                 scoped.setdefault(suite.name, []).append(reason)
     if run_error_limit is not None:
         allowed_total = run_error_limit
         if total_errors > run_error_limit:
-            reason = f"{total_errors} evaluation error(s), {_fmt(run_error_limit)} allowed"
+            reason = f"{total_errors} evaluation error(s), {fmt_number(run_error_limit)} allowed"
             error_reasons.append(reason)
             if any(_errors_unshown(suite.results) for suite in suites):
                 scoped.setdefault("run", []).append(reason)

@@ -22,18 +22,22 @@ with at least one assessment whose votes disagreed; always present). Numeric cus
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Literal
 
 from pytest_genai_eval.results import Assessment, RowResult
 from pytest_genai_eval.stats import percentile, wilson_interval
+from pytest_genai_eval.vocabulary import (
+    APP_ERRORS,
+    JUDGE_ERRORS,
+    OVERALL_BASE,
+    PREFIXES,
+    metric_direction,
+)
 
 __all__ = (
     "CHUNK_RELEVANCE_JUDGE",
     "DOCUMENT_RECALL_JUDGE",
-    "OVERALL",
     "MetricValue",
     "assessment_prefix",
     "compute_metrics",
@@ -45,20 +49,9 @@ __all__ = (
 )
 
 MetricValue = float | int | None
-Direction = Literal["higher", "lower", "none"]
 
 CHUNK_RELEVANCE_JUDGE = "chunk_relevance"
 DOCUMENT_RECALL_JUDGE = "document_recall"
-
-OVERALL = "response/overall_assessment"
-
-_PREFIXES: Mapping[str, str] = MappingProxyType(
-    {
-        "llm": "response/llm_judged",
-        "check": "response/check",
-        "python": "response/custom",
-    }
-)
 
 
 def assessment_prefix(assessment: Assessment) -> str:
@@ -68,7 +61,7 @@ def assessment_prefix(assessment: Assessment) -> str:
         return "retrieval/llm_judged"
     if assessment.judge == DOCUMENT_RECALL_JUDGE:
         return "retrieval/ground_truth"
-    return _PREFIXES.get(assessment.kind, "response/custom")
+    return PREFIXES.get(assessment.kind, PREFIXES["python"])
 
 
 def retrieval_value_column(assessment: Assessment) -> str | None:
@@ -161,14 +154,14 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     metrics["rows/fail_count"] = failed
     metrics["rows/error_count"] = statuses.count("error")
     metrics["rows/skipped_count"] = statuses.count("skipped")
-    metrics.update(_rating_metrics(OVERALL, passed, failed, statuses.count("error")))
+    metrics.update(_rating_metrics(OVERALL_BASE, passed, failed, statuses.count("error")))
     root_causes: dict[str, int] = {}
     for result in results:
         cause = result.root_cause
         if cause is not None:
             root_causes[cause.name] = root_causes.get(cause.name, 0) + 1
     for name, count in root_causes.items():
-        metrics[f"{OVERALL}/root_cause/{name}/count"] = count
+        metrics[f"{OVERALL_BASE}/root_cause/{name}/count"] = count
 
     # ---- per assessment ---------------------------------------------------------------------
     assessments = [a for r in results for a in r.assessments]
@@ -226,8 +219,8 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
         metrics[f"judge/{name}/not_run_count"] = judge_not_run[name]
 
     # ---- errors -----------------------------------------------------------------------------
-    metrics["app/error_count"] = sum(1 for r in results if r.app_error is not None)
-    metrics["judge/error_count"] = sum(1 for a in assessments if a.error is not None)
+    metrics[APP_ERRORS] = sum(1 for r in results if r.app_error is not None)
+    metrics[JUDGE_ERRORS] = sum(1 for a in assessments if a.error is not None)
 
     # ---- latency ----------------------------------------------------------------------------
     latencies = [
@@ -261,39 +254,6 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
         1 for a in llm if not a.cached and (a.rating is not None or a.error is not None)
     )
     return metrics
-
-
-def metric_direction(name: str) -> Direction:
-    """Which way is better for a metric: ``"higher"`` (pass rates, CI bounds, retrieval
-    precision/recall), ``"lower"`` (latency, tokens, error/fail/root-cause counts) or ``"none"``
-    (plain counts such as ``rows/count``, ``.../rating/count``, cache counters)."""
-    if name.endswith(
-        (
-            "/rating/percentage",
-            "/rating/pessimistic_percentage",
-            "/rating/optimistic_percentage",
-            "/rating/ci_low",
-            "/rating/ci_high",
-            "/precision/average",
-            "/recall/average",
-            "/agreement/average",
-            "/score/average",
-        )
-    ):
-        return "higher"
-    if name == "judge/flaky_count":
-        return "lower"
-    if name.startswith("retrieval/") and name.endswith("/average"):
-        return "higher"  # e.g. retrieval/ground_truth/document_recall/average
-    if name == "rows/pass_count":
-        return "higher"
-    if name.startswith("agent/latency_seconds/") or "token_count/" in name:
-        return "lower"
-    if name.endswith(("error_count", "/unassessed_count")) or name == "rows/fail_count":
-        return "lower"
-    if name.startswith(f"{OVERALL}/root_cause/") and name.endswith("/count"):
-        return "lower"
-    return "none"
 
 
 def per_suite_metrics(results: Iterable[RowResult]) -> dict[str, dict[str, MetricValue]]:

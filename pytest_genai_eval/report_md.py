@@ -22,12 +22,20 @@ from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange
 from .metrics import compute_metrics
 from .results import RowResult, request_text
+from .vocabulary import (
+    error_total,
+    fmt_ci,
+    fmt_delta,
+    fmt_number,
+    fmt_pct,
+    rate_base,
+    rate_metrics,
+)
 
 __all__ = (
     "SUMMARY_NAME",
     "append_step_summary",
     "md_escape",
-    "rate_metrics",
     "render_comparison_markdown",
     "render_markdown",
     "request_text",
@@ -38,7 +46,6 @@ SUMMARY_NAME = "summary.md"
 TOP_FAILING = 10
 CLIP = 240
 
-_RATE = re.compile(r"^response/(llm_judged|check|custom)/(.+)/rating/percentage$")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _ICONS: Mapping[str, str] = MappingProxyType(
     {
@@ -53,26 +60,6 @@ _ICONS: Mapping[str, str] = MappingProxyType(
 
 
 # ---- shared helpers (also used by the HTML report) ----------------------------------------------
-def rate_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(label, metric name)`` for the pass-rate table: overall first, then each judge and check
-    by name, then the retrieval averages present."""
-    out = [("overall", "response/overall_assessment/rating/percentage")]
-    found = sorted(
-        {(m.group(2), m.group(1)) for key in metrics if (m := _RATE.match(key))},
-        key=lambda pair: pair[0],
-    )
-    for name, family in found:
-        label = name if family == "llm_judged" else f"{name} ({family})"
-        out.append((label, f"response/{family}/{name}/rating/percentage"))
-    for key, label in (
-        ("retrieval/llm_judged/chunk_relevance/precision/average", "chunk_relevance precision"),
-        ("retrieval/ground_truth/document_recall/average", "document_recall"),
-    ):
-        if key in metrics:
-            out.append((label, key))
-    return out
-
-
 def md_escape(text: Any, limit: int | None = CLIP) -> str:
     """Untrusted text as one Markdown table cell / inline span: whitespace collapsed, clipped,
     ``&`` and ``<`` as entities (no HTML tags), Markdown syntax (emphasis, links, code, table
@@ -88,32 +75,16 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _pct(value: Any) -> str:
-    return "—" if value is None else f"{100 * float(value):.1f}%"
-
-
 def _ci(metrics: Mapping[str, Any], name: str) -> str:
-    base = name[: -len("/percentage")] if name.endswith("/percentage") else name
-    low, high = metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high")
-    if low is None or high is None:
-        return ""
-    return f"{100 * float(low):.0f}–{100 * float(high):.0f}%"
+    base = rate_base(name)
+    return fmt_ci(metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high"))
 
 
 def _count(metrics: Mapping[str, Any], name: str) -> str:
     if not name.endswith("/percentage"):
         return ""
-    value = metrics.get(name[: -len("/percentage")] + "/count")
+    value = metrics.get(f"{rate_base(name)}/count")
     return "" if value is None else str(int(value))
-
-
-def _points(delta: float | None) -> str:
-    if delta is None:
-        return "—"
-    points = 100 * delta
-    if abs(points) < 0.05:
-        return "±0.0 pts"
-    return f"{points:+.1f} pts".replace("-", "−")
 
 
 def _p(value: float) -> str:
@@ -138,13 +109,16 @@ def _metric_table(metrics: Mapping[str, Any], comparison: Comparison | None) -> 
     for label, name in rate_metrics(metrics):
         cells = [
             md_escape(label, 60),
-            _pct(metrics.get(name)),
+            fmt_pct(metrics.get(name)),
             _ci(metrics, name),
             _count(metrics, name),
         ]
         if comparison is not None:
             delta = deltas.get(name)
-            cells += [_pct(delta.old if delta else None), _points(delta.delta if delta else None)]
+            cells += [
+                fmt_pct(delta.old if delta else None),
+                fmt_delta(name, delta.delta if delta else None, typographic=True),
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -161,7 +135,7 @@ def _extras(metrics: Mapping[str, Any]) -> str | None:
         parts.append(f"app tokens/row {float(metrics['agent/total_token_count/average']):.0f}")
     if metrics.get("judge/total_token_count/sum"):
         parts.append(f"judge tokens {int(metrics['judge/total_token_count/sum'])}")
-    errors = int(metrics.get("app/error_count") or 0) + int(metrics.get("judge/error_count") or 0)
+    errors = error_total(metrics)
     if errors:
         parts.append(f"evaluation errors {errors}")
     return " · ".join(parts) if parts else None
@@ -184,7 +158,7 @@ def _threshold_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
         lines.append(
             f"| {icon} {md_escape(status, 20)} | {md_escape(check.get('scope', ''), 60)} | "
             f"{md_escape(check.get('threshold', ''), 80)} | "
-            f"{'no data' if actual is None else f'{float(actual):.4g}'} | {_bounds(check)} |"
+            f"{fmt_number(actual, missing='no data')} | {_bounds(check)} |"
         )
     return lines
 
@@ -194,7 +168,7 @@ def _bounds(check: Mapping[str, Any]) -> str:
     low, high, unassessed = check.get("pessimistic"), check.get("optimistic"), check.get("unassessed")
     if not unassessed or low is None or high is None:
         return ""
-    return f"{float(low):.4g}–{float(high):.4g} ({int(unassessed)})"
+    return f"{fmt_number(low)}–{fmt_number(high)} ({int(unassessed)})"
 
 
 def _regressions(changes: Sequence[RowChange]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -11,24 +10,19 @@ from typing import Any
 from .compare import Comparison
 from .gate import GateResult
 from .results import RowResult
-
-_RATE = re.compile(r"^response/(llm_judged|check|custom)/(.+)/rating/percentage$")
-OVERALL = "response/overall_assessment/rating"
-
-
-def _pct(value: Any) -> str:
-    return "—" if value is None else f"{100 * float(value):.1f}%"
-
-
-def _ci(metrics: Mapping[str, Any], base: str) -> str:
-    low, high = metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high")
-    if low is None or high is None:
-        return ""
-    return f"[{100 * float(low):.0f}–{100 * float(high):.0f}%]"
-
-
-def _seconds(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2f}s"
+from .vocabulary import (
+    OVERALL,
+    OVERALL_RATING,
+    error_total,
+    fmt_ci,
+    fmt_delta,
+    fmt_pct,
+    fmt_seconds,
+    judge_of,
+    metric_label,
+    rate_base,
+    rate_metrics,
+)
 
 
 def _clip(text: str, width: int) -> str:
@@ -37,44 +31,32 @@ def _clip(text: str, width: int) -> str:
 
 
 def metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(name, pass rate, CI, rated, errors) rows: overall first, then each judge and check."""
-    rows = [
-        (
-            "overall",
-            _pct(metrics.get(f"{OVERALL}/percentage")),
-            _ci(metrics, OVERALL),
-            str(metrics.get(f"{OVERALL}/count") or 0),
-            str(
-                int(metrics.get("app/error_count") or 0)
-                + int(metrics.get("judge/error_count") or 0)
-            ),
-        )
-    ]
-    names = sorted(
-        {(m.group(2), m.group(1)) for key in metrics if (m := _RATE.match(key))},
-        key=lambda pair: pair[0],
-    )
-    for name, family in names:
-        base = f"response/{family}/{name}/rating"
-        if metrics.get(f"{base}/percentage") is None and not metrics.get(
-            f"judge/{name}/error_count"
-        ):
-            continue  # nothing rated (not run or not applicable): the NOT RUN line says why
+    """(name, pass rate, CI, rated, errors) rows: overall first, then each judge and check,
+    then the retrieval averages."""
+    rows = []
+    for label, name in rate_metrics(metrics):
+        judge = judge_of(name)
+        if name == OVERALL:
+            errors = error_total(metrics)
+        elif judge is not None:
+            errors = int(metrics.get(f"judge/{judge}/error_count") or 0)
+            if metrics.get(name) is None and not errors:
+                continue  # nothing rated (not run or not applicable): the NOT RUN line says why
+        elif metrics.get(name) is None:
+            continue
+        else:  # a retrieval average: no rating count or interval
+            rows.append((label, fmt_pct(metrics.get(name)), "", "", ""))
+            continue
+        base = rate_base(name)
         rows.append(
             (
-                name if family == "llm_judged" else f"{name} ({family})",
-                _pct(metrics.get(f"{base}/percentage")),
-                _ci(metrics, base),
+                label,
+                fmt_pct(metrics.get(name)),
+                fmt_ci(metrics.get(f"{base}/ci_low"), metrics.get(f"{base}/ci_high"), brackets=True),
                 str(metrics.get(f"{base}/count") or 0),
-                str(metrics.get(f"judge/{name}/error_count") or 0),
+                str(errors),
             )
         )
-    for key, label in (
-        ("retrieval/llm_judged/chunk_relevance/precision/average", "chunk_relevance precision"),
-        ("retrieval/ground_truth/document_recall/average", "document_recall"),
-    ):
-        if metrics.get(key) is not None:
-            rows.append((label, _pct(metrics[key]), "", "", ""))
     return rows
 
 
@@ -87,18 +69,14 @@ def bounds_lines(metrics: Mapping[str, Any], gated: Sequence[str] = ()) -> list[
         if not key.endswith("/rating/unassessed_count") or not value:
             continue
         base = key[: -len("/unassessed_count")]
-        if not key.startswith(OVERALL) and f"{base}/percentage" not in gated:
+        if base != OVERALL_RATING and f"{base}/percentage" not in gated:
             continue
         low = metrics.get(f"{base}/pessimistic_percentage")
         high = metrics.get(f"{base}/optimistic_percentage")
-        if key.startswith(OVERALL):
-            label = "overall"
-        else:
-            match = _RATE.match(f"{base}/percentage")
-            label = match.group(2) if match else base
+        label = "overall" if base == OVERALL_RATING else judge_of(f"{base}/percentage") or base
         out.append(
-            f"  {label}: {value} unassessed; pass rate between {_pct(low)} (all failed) and "
-            f"{_pct(high)} (all passed)"
+            f"  {label}: {value} unassessed; pass rate between {fmt_pct(low)} (all failed) and "
+            f"{fmt_pct(high)} (all passed)"
         )
     return out
 
@@ -177,7 +155,7 @@ def render(
             extras.append(
                 "latency p50/p90/p99 "
                 + "/".join(
-                    _seconds(m.get(f"agent/latency_seconds/{p}")) for p in ("p50", "p90", "p99")
+                    fmt_seconds(m.get(f"agent/latency_seconds/{p}")) for p in ("p50", "p90", "p99")
                 )
             )
         if m.get("agent/total_token_count/average") is not None:
@@ -240,12 +218,12 @@ def render(
 def _unassessed_note(comparison: Comparison) -> str:
     """``; 11 row(s) unassessed now: 0.0%-78.6%`` when rows of this run have no verdict."""
     values = {m.name: m.new for m in comparison.metrics}
-    base = "response/overall_assessment/rating"
-    count = values.get(f"{base}/unassessed_count")
-    low, high = values.get(f"{base}/pessimistic_percentage"), values.get(f"{base}/optimistic_percentage")
+    count = values.get(f"{OVERALL_RATING}/unassessed_count")
+    low = values.get(f"{OVERALL_RATING}/pessimistic_percentage")
+    high = values.get(f"{OVERALL_RATING}/optimistic_percentage")
     if not count or low is None or high is None:
         return ""
-    return f"; {count:.0f} row(s) unassessed now: {100 * low:.1f}%–{100 * high:.1f}%"
+    return f"; {count:.0f} row(s) unassessed now: {fmt_pct(low)}–{fmt_pct(high)}"
 
 
 def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80) -> list[str]:
@@ -254,18 +232,11 @@ def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80)
         f"baseline: {comparison.verdict.summary or 'compared'}"
         + (f"; paired test p={paired.p_one_sided:.3g}" if paired.b + paired.c else "")
     ]
-    overall = next(
-        (
-            m
-            for m in comparison.metrics
-            if m.name == "response/overall_assessment/rating/percentage"
-        ),
-        None,
-    )
+    overall = next((m for m in comparison.metrics if m.name == OVERALL), None)
     if overall is not None and overall.old is not None and overall.new is not None:
         lines.append(
-            f"  overall pass rate {100 * overall.old:.1f}% -> {100 * overall.new:.1f}% "
-            f"({100 * (overall.new - overall.old):+.1f} points)"
+            f"  {metric_label(OVERALL)} {fmt_pct(overall.old)} -> {fmt_pct(overall.new)} "
+            f"({fmt_delta(OVERALL, overall.new - overall.old)})"
             + _unassessed_note(comparison)
         )
     regressions = comparison.regressions

@@ -57,7 +57,7 @@ def test_regressions_with_a_steady_average_are_caught(pytester: pytest.Pytester,
     out = second.stdout.str()
     assert "REGRESSED base::r03 — correctness: row 3 is wrong" in out
     assert "REGRESSED base::r04" in out
-    assert "overall pass rate 83.3% -> 83.3% (+0.0 points)" in out
+    assert "overall pass rate 83.3% -> 83.3% (+0.0 pts)" in out
     assert "genai gate: FAILED" in out and "baseline:" in out
     doc = load(pytester.path / "genai-results")
     cmp = doc["baseline"]

@@ -370,7 +370,7 @@ def test_max_drop_per_judge_and_for_lower_is_better_metrics() -> None:
     c = compare((doc(), base), (doc(), cur), rules)
     (check,) = c.checks
     assert check.metric == "agent/latency_seconds/p90" and check.passed is False
-    assert check.detail == "latency p90 rose from 1 to 1.05: more than allowed 0.04"
+    assert check.detail == "latency p90 rose from 1.00s to 1.05s: more than allowed 0.04s"
     within = compare(
         (doc(), base), (doc(), cur), RegressionRules(alpha=None, max_drop={"latency_p90": 0.1})
     )

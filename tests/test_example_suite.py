@@ -42,7 +42,7 @@ def test_offline_run_says_what_did_not_run(tmp_path: Path) -> None:
 def test_prompt_change_that_breaks_two_rows_is_caught(tmp_path: Path) -> None:
     proc = run_example(tmp_path, SUPPORT_BOT_PROMPT="v2")
     assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "overall pass rate 78.6% -> 78.6% (+0.0 points)" in proc.stdout
+    assert "overall pass rate 78.6% -> 78.6% (+0.0 pts)" in proc.stdout
     assert "REGRESSED support-bot::password-reset" in proc.stdout
     assert "REGRESSED support-bot::phone-support" in proc.stdout
     assert "genai gate: FAILED — baseline: 2 row(s) regressed" in proc.stdout
