@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pytest_genai_eval.judge_catalog import builtin
 from pytest_genai_eval.results import Assessment, RowResult
 from pytest_genai_eval.stats import percentile, wilson_interval
 from pytest_genai_eval.vocabulary import (
@@ -36,8 +37,6 @@ from pytest_genai_eval.vocabulary import (
 )
 
 __all__ = (
-    "CHUNK_RELEVANCE_JUDGE",
-    "DOCUMENT_RECALL_JUDGE",
     "MetricValue",
     "assessment_prefix",
     "compute_metrics",
@@ -50,28 +49,23 @@ __all__ = (
 
 MetricValue = float | int | None
 
-CHUNK_RELEVANCE_JUDGE = "chunk_relevance"
-DOCUMENT_RECALL_JUDGE = "document_recall"
-
-
 def assessment_prefix(assessment: Assessment) -> str:
     """Metric/column prefix for an assessment: ``response/llm_judged`` / ``response/check`` /
-    ``response/custom`` by kind, or the retrieval prefix for the two retrieval judges."""
-    if assessment.judge == CHUNK_RELEVANCE_JUDGE:
-        return "retrieval/llm_judged"
-    if assessment.judge == DOCUMENT_RECALL_JUDGE:
-        return "retrieval/ground_truth"
+    ``response/custom`` by kind, or the judge's own prefix (the retrieval judges)."""
+    meta = builtin(assessment.judge)
+    if meta is not None and meta.prefix is not None:
+        return meta.prefix
     return PREFIXES.get(assessment.kind, PREFIXES["python"])
 
 
 def retrieval_value_column(assessment: Assessment) -> str | None:
-    """Per-row numeric column of a retrieval judge (``.../chunk_relevance/precision``,
-    ``.../document_recall``), or ``None`` for other judges."""
-    if assessment.judge == CHUNK_RELEVANCE_JUDGE:
-        return f"{assessment_prefix(assessment)}/{assessment.name}/precision"
-    if assessment.judge == DOCUMENT_RECALL_JUDGE:
-        return f"{assessment_prefix(assessment)}/{assessment.name}"
-    return None
+    """Per-row numeric column of a judge whose metric averages a per-row value
+    (``.../chunk_relevance/precision``, ``.../document_recall``), or ``None``."""
+    meta = builtin(assessment.judge)
+    if meta is None or meta.value is None:
+        return None
+    column = f"{assessment_prefix(assessment)}/{assessment.name}"
+    return f"{column}/{meta.value}" if meta.value else column
 
 
 def is_flaky(assessment: Assessment) -> bool:
@@ -88,7 +82,7 @@ def score_column(assessment: Assessment) -> str | None:
 
 
 def _is_retrieval(assessment: Assessment) -> bool:
-    return assessment.judge in (CHUNK_RELEVANCE_JUDGE, DOCUMENT_RECALL_JUDGE)
+    return retrieval_value_column(assessment) is not None
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -36,6 +36,12 @@ REPORT_ROWS = "genai_rows"  # the attribute of a worker's teardown report that c
 GATE_NODE = "genai-gate"
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     config_mod.add_options(parser)
 
@@ -58,6 +64,12 @@ def pytest_configure(config: pytest.Config) -> None:
         except ArtifactError as exc:
             raise pytest.UsageError(f"pytest-genai-eval: --genai-baseline: {exc}") from None
     config.stash[SESSION_KEY] = genai
+    genai.on_result = lambda result: config.hook.pytest_genai_eval_row_result(
+        config=config, result=result
+    )
+    genai.on_document = lambda document, results: config.hook.pytest_genai_eval_results_document(
+        config=config, document=document, results=results
+    )
     if not _is_xdist_worker(config):
         genai.guard.install()  # SIGTERM and a second SIGINT can no longer lose the results
     genai.log_filter = RedactingFilter(genai.redactor)
@@ -441,6 +453,7 @@ def _report_files(finish: Finish) -> list[str]:
     if published is None:
         return []
     names = [p.name for p in (published.html, published.markdown) if p is not None]
+    names += [p.name for p in published.plugin_reports]
     if published.baseline_written is not None:
         names.append(f"baseline updated: {published.baseline_written}")
     return names

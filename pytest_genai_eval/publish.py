@@ -24,7 +24,28 @@ class Published:
     step_summary: Path | None = None
     history_id: int | None = None
     baseline_written: Path | None = None
+    plugin_reports: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def run_reporters(
+    document: dict[str, Any], results: list[RowResult], directory: Path
+) -> tuple[list[Path], list[str]]:
+    """The reporters of installed packages (entry points ``pytest_genai_eval.reporters``): the
+    files they wrote, and a warning for each that failed (the run is never lost over one)."""
+    from .registry import reporters
+
+    written: list[Path] = []
+    warnings: list[str] = []
+    for name, load in reporters():
+        try:
+            path = load()(document, results, directory)
+        except Exception as exc:
+            warnings.append(f"reporter {name!r} failed: {type(exc).__name__}: {exc}")
+            continue
+        if path is not None:
+            written.append(Path(path))
+    return written, warnings
 
 
 def apply_comparison(gate: GateResult, comparison: Comparison, *, interrupted: bool) -> None:
@@ -88,6 +109,8 @@ def publish(
         out.step_summary = append_step_summary(markdown)
     except OSError as exc:
         out.warnings.append(f"could not write the reports: {exc}")
+    out.plugin_reports, plugin_warnings = run_reporters(document, results, results_dir)
+    out.warnings += plugin_warnings
     if update_baseline is not None:
         try:
             dest = update_baseline

@@ -11,23 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .judge_catalog import root_rank
+
 Rating = Literal["yes", "no"]
 AssessmentKind = Literal["llm", "check", "python"]
 RowStatus = Literal["pass", "fail", "error", "skipped"]
-
-# Root-cause order (DESIGN.md): the first failing judge in this order is the row's root cause.
-# Judge families not listed here (custom judges, checks) come after, in the order they ran.
-ROOT_CAUSE_ORDER: tuple[str, ...] = (
-    "context_sufficiency",
-    "chunk_relevance",
-    "groundedness",
-    "correctness",
-    "relevance_to_query",
-    "safety",
-    "guideline_adherence",
-    "global_guideline_adherence",
-)
-
 
 NOT_APPLICABLE = "not applicable"  # the prefix of a skip reason for a judge lacking inputs
 
@@ -142,10 +130,7 @@ class Assessment:
 
 
 def _root_rank(assessment: Assessment) -> int:
-    try:
-        return ROOT_CAUSE_ORDER.index(assessment.judge)
-    except ValueError:
-        return len(ROOT_CAUSE_ORDER)
+    return root_rank(assessment.judge)
 
 
 @dataclass

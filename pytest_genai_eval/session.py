@@ -86,6 +86,9 @@ class GenAISession:
     engine: Engine = field(init=False)
     redactor: Redactor = field(init=False)
     log_filter: logging.Filter | None = None
+    # the pytest_genai_eval_* hooks, set by the plugin
+    on_result: Callable[[RowResult], None] | None = None
+    on_document: Callable[[dict[str, Any], list[RowResult]], None] | None = None
 
     def __post_init__(self) -> None:
         self.redactor = Redactor()
@@ -180,6 +183,8 @@ class GenAISession:
         """Keep a row's result for this run (and, on an xdist worker, for the controller)."""
         if result.key not in self.results:
             self.unsent.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
         self.results[result.key] = result
 
     def take_unsent(self) -> list[RowResult]:
@@ -275,7 +280,8 @@ class GenAISession:
         """Keep every row the engine finished, also those whose items never reported (the run
         was interrupted or stopped early): a verdict that was paid for is never dropped."""
         for result in self.engine.finished_results():
-            self.results.setdefault(result.key, result)
+            if result.key not in self.results:
+                self.record(result)
 
     def finish(
         self,
@@ -318,6 +324,8 @@ class GenAISession:
             outcome.gate.reasons.insert(0, f"pytest exits {exit_status}: {_meaning(exit_status)}")
             outcome.gate.exit_code = exit_status
         document["verdict"] = outcome.gate.to_dict()
+        if self.on_document is not None:
+            self.on_document(document, results)
         document = self.redactor.scrub(document)  # configs echo URLs and app descriptions
         published = Published()
         if write and (results or interrupted):

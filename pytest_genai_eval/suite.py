@@ -212,6 +212,9 @@ def build_suite(
                 base_dir=base_dir,
             )
         )
+        if judges is not None:  # names that are not built in: judges of installed packages
+            judges, plugins = _plugin_judges(list(judges), Where(where, "judges"), taken)
+            custom += plugins
         columns = {key for row in rows for key in row.extra}
         for index, judge in enumerate(custom):
             validate = getattr(judge, "validate_columns", None)
@@ -254,6 +257,33 @@ def build_suite(
         source=source,
         description=description,
     )
+
+
+def _plugin_judges(
+    names: list[str], where: Where, taken: set[str]
+) -> tuple[list[str], list[Judge]]:
+    """Split ``judges:`` into built-in names and the judges installed packages register
+    (entry points ``pytest_genai_eval.judges``); a name that is neither is an error."""
+    from .registry import available, plugin_judge
+
+    builtin_names, plugins = [], []
+    for name in names:
+        if name in BUILTIN_JUDGES:
+            builtin_names.append(name)
+            continue
+        judge = plugin_judge(name, where)
+        if judge is None:
+            installed = sorted(available("judges"))
+            extra = f"; judges of installed packages: {', '.join(installed)}" if installed else ""
+            raise UnknownJudgeError(
+                f"{where.at()}: unknown judge {name!r}; built-in judges: "
+                f"{', '.join(BUILTIN_JUDGES)}{extra}"
+            )
+        if judge.name in taken:
+            raise JudgeConfigError(f"{where.at()}: the name {judge.name!r} is used twice")
+        taken.add(judge.name)
+        plugins.append(judge)
+    return builtin_names, plugins
 
 
 def _as_list(value: Any) -> Any:

@@ -127,3 +127,23 @@ def test_x(genai_row):
 """
     )
     pytester.runpytest().stdout.fnmatch_lines(["*unknown genai_eval argument(s): threshold (known: allow_empty, app, checks*"])
+
+
+def test_readme_judge_table_is_the_catalog() -> None:
+    from pytest_genai_eval.judge_catalog import judges_markdown
+
+    text = README.read_text("utf-8")
+    match = re.search(r"<!-- judges-table:[^\n]*-->\n(.*?)\n<!-- /judges-table -->", text, re.S)
+    assert match, "README has no generated judge table"
+    assert match.group(1) == judges_markdown()
+
+
+def test_the_catalog_drives_names_factories_and_root_causes() -> None:
+    from pytest_genai_eval.judge_catalog import BUILTIN, ROOT_CAUSE_ORDER
+    from pytest_genai_eval.judges import BUILTIN_JUDGES, JudgeSet
+
+    assert BUILTIN_JUDGES == tuple(j.name for j in BUILTIN)
+    assert sorted(ROOT_CAUSE_ORDER) == sorted(BUILTIN_JUDGES)
+    assert ROOT_CAUSE_ORDER[:3] == ("context_sufficiency", "chunk_relevance", "groundedness")
+    judges = JudgeSet.build().judges  # every built-in is importable and named as registered
+    assert [j.name for j in judges] == list(BUILTIN_JUDGES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..evalset import Row
+from ..judge_catalog import BUILTIN, BUILTIN_NAMES, BuiltinJudge, builtin
 from ..results import NOT_APPLICABLE, Assessment
 from .base import (
     EvalContext,
@@ -23,16 +25,8 @@ from .base import (
     Where,
 )
 from .checks import CHECK_TYPES, Check, parse_checks
-from .chunk_relevance import ChunkRelevance
-from .context_sufficiency import ContextSufficiency
-from .correctness import Correctness
 from .custom import CustomLLMJudge, PythonJudge, llm_judge, parse_custom_judges, python_judge
-from .document_recall import DocumentRecall
-from .groundedness import Groundedness
-from .guidelines import GlobalGuidelineAdherence, GuidelineAdherence
 from .panels import Panel, PanelMember, PanelSpec, parse_panel, parse_panels
-from .relevance import RelevanceToQuery
-from .safety import Safety
 from .voting import AGGREGATES, Aggregate
 
 __all__ = [
@@ -71,8 +65,17 @@ class UnknownJudgeError(ConfigurationError, ValueError):
 
 Factory = Callable[[PromptTemplate | None], Judge]
 
+BUILTIN_JUDGES: tuple[str, ...] = BUILTIN_NAMES  # in the order of DESIGN.md's judge table
 
-def _prompted(cls: Callable[..., Judge]) -> Factory:
+
+def _factory(meta: BuiltinJudge) -> Factory:
+    module_name, _, class_name = meta.implementation.partition(":")
+    cls: Callable[..., Judge] = getattr(
+        importlib.import_module(f".{module_name}", __package__), class_name
+    )
+    if not meta.takes_prompt:
+        return lambda _template: cls()
+
     def make(template: PromptTemplate | None) -> Judge:
         return cls(template=template) if template else cls()
 
@@ -80,34 +83,8 @@ def _prompted(cls: Callable[..., Judge]) -> Factory:
 
 
 def _factories() -> dict[str, Factory]:
-    return {
-        "correctness": _prompted(Correctness),
-        "guideline_adherence": _prompted(GuidelineAdherence),
-        "global_guideline_adherence": _prompted(GlobalGuidelineAdherence),
-        "relevance_to_query": _prompted(RelevanceToQuery),
-        "groundedness": _prompted(Groundedness),
-        "safety": _prompted(Safety),
-        "context_sufficiency": _prompted(ContextSufficiency),
-        "chunk_relevance": _prompted(ChunkRelevance),
-        "document_recall": lambda _template: DocumentRecall(),
-    }
-
-
-# In the order of DESIGN.md's judge table; this is also the order assessments appear in.
-BUILTIN_JUDGES: tuple[str, ...] = (
-    "correctness",
-    "guideline_adherence",
-    "global_guideline_adherence",
-    "relevance_to_query",
-    "groundedness",
-    "safety",
-    "context_sufficiency",
-    "chunk_relevance",
-    "document_recall",
-)
-
-# Built-in judges that ask an LLM (panels and repeats apply to these and to custom LLM judges).
-_NO_PROMPT = frozenset({"document_recall"})
+    """Built-in judge name -> factory, from the catalog (``judge_catalog.BUILTIN``)."""
+    return {meta.name: _factory(meta) for meta in BUILTIN}
 
 
 def _not_applicable(judge: Judge, reason: str) -> Assessment:
@@ -166,7 +143,8 @@ class JudgeSet:
         for name in prompts or {}:
             if name not in factories:
                 raise UnknownJudgeError(f"{where}: prompt override for unknown judge {name!r}")
-            if name in _NO_PROMPT:
+            meta = builtin(name)
+            if meta is not None and not meta.takes_prompt:
                 raise UnknownJudgeError(f"{where}: {name} asks no LLM and takes no prompt")
         judges = []
         for name in names:
@@ -182,7 +160,7 @@ class JudgeSet:
                     f"{origin}: the name {judge.name!r} is already used by another judge or check"
                 )
             seen.add(judge.name)
-        llm_names = {n for n in BUILTIN_JUDGES if n not in _NO_PROMPT} | {
+        llm_names = {j.name for j in BUILTIN if j.takes_prompt} | {
             j.name for j in custom if j.kind == "llm"
         }
         parsed_panels: dict[str, PanelSpec] = {}
@@ -294,8 +272,8 @@ class JudgeSet:
             return describe() if callable(describe) else {"name": judge.name, "kind": judge.kind}
 
         return {
-            "custom_judges": [of(j) for j in self.extra if not isinstance(j, Check)],
-            "checks": [of(j) for j in self.extra if isinstance(j, Check)],
+            "custom_judges": [of(j) for j in self.extra if j.kind != "check"],
+            "checks": [of(j) for j in self.extra if j.kind == "check"],
             "row_check_count": sum(len(v) for v in self.row_checks.values()),
             "panels": {name: spec.describe() for name, spec in self.panels.items()},
             "repeat": {"samples": self.repeat, "rule": self.repeat_rule},

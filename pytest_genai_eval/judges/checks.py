@@ -525,9 +525,16 @@ def parse_checks(
         if not isinstance(spec, Mapping):
             raise item.error(None, f"expected a mapping with a 'type', got {type(spec).__name__}")
         kind = spec.get("type")
+        if kind not in _BUILDERS and isinstance(kind, str):
+            plugin = _plugin_check(spec, item, taken)
+            if plugin is not None:
+                out.append(plugin)
+                continue
         if kind not in _BUILDERS:
             raise item.error(
-                "type", f"unknown check type {kind!r}; types: {', '.join(CHECK_TYPES)}"
+                "type",
+                f"unknown check type {kind!r}; types: {', '.join(CHECK_TYPES)}"
+                + _installed_types(),
             )
         if spec.get("name") is not None:
             name = check_name(spec["name"], item)
@@ -541,6 +548,29 @@ def parse_checks(
         taken.add(name)
         out.append(check)
     return out
+
+
+def _installed_types() -> str:
+    from ..registry import available
+
+    installed = sorted(available("checks"))
+    return f"; types of installed packages: {', '.join(installed)}" if installed else ""
+
+
+def _plugin_check(spec: Mapping[str, Any], where: Where, taken: set[str]) -> Any:
+    """A check whose type an installed package registers (entry points
+    ``pytest_genai_eval.checks``), bound to the spec's other keys; None if no package does."""
+    from ..registry import plugin_check
+
+    kind = str(spec["type"])
+    name = check_name(spec["name"], where) if spec.get("name") is not None else kind
+    if name in taken:
+        raise where.error("name", f"{name!r} is already used by another judge or check")
+    options = {k: v for k, v in spec.items() if k not in ("type", "name")}
+    check = plugin_check(kind, name, options, where)
+    if check is not None:
+        taken.add(name)
+    return check
 
 
 __all__ = [

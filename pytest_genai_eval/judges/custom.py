@@ -327,7 +327,7 @@ class PythonJudge:
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
-            "kind": "python",
+            "kind": self.kind,
             "function": f"{getattr(self.fn, '__module__', '?')}:"
             f"{getattr(self.fn, '__qualname__', repr(self.fn))}",
             "version": self.version,
@@ -338,7 +338,7 @@ class PythonJudge:
 
     async def run(self, ctx: EvalContext, runner: JudgeRunner) -> list[Assessment]:
         result = Assessment(
-            name=self.name, judge=self.name, kind="python", prompt_version=self.version
+            name=self.name, judge=self.name, kind=self.kind, prompt_version=self.version
         )
         kwargs = {n: ctx.value_of(n) for n in self.required}
         for name in self.optional:
