@@ -21,10 +21,11 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pytest_genai_eval.document import SCHEMA_VERSION, RunDocument, as_document
 from pytest_genai_eval.errors import ArtifactError
 from pytest_genai_eval.metrics import (
     assessment_prefix,
@@ -42,12 +43,12 @@ __all__ = (
     "PARQUET_NAME",
     "SCHEMA_VERSION",
     "ArtifactError",
+    "load_results",
     "read_results",
     "row_record",
     "write_results",
 )
 
-SCHEMA_VERSION = 1
 
 JSON_NAME = "evaluation_results.json"
 JSONL_NAME = "eval_results.jsonl"
@@ -176,7 +177,7 @@ def _atomic_stream(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def write_results(
     directory: Path,
-    document: dict[str, Any],
+    document: RunDocument | Mapping[str, Any],
     results: Sequence[RowResult],
     *,
     parquet: bool = True,
@@ -228,7 +229,8 @@ def write_results(
     if parquet and _write_parquet(directory / PARQUET_NAME, results, columns):
         written["parquet"] = directory / PARQUET_NAME
 
-    head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **document}
+    data = document.to_json_dict() if isinstance(document, RunDocument) else dict(document)
+    head: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **data}
     head.pop("rows", None)
 
     def json_document(handle: BinaryIO) -> None:
@@ -339,3 +341,16 @@ def read_results(path: Path) -> tuple[dict[str, Any], list[RowResult]]:
         except (TypeError, ValueError, AttributeError) as exc:
             raise ArtifactError(f"{file}: rows[{index}]: invalid row: {exc}") from exc
     return data, rows
+
+
+def load_results(path: Path) -> tuple[RunDocument, list[RowResult]]:
+    """Like :func:`read_results`, with the document validated into a :class:`RunDocument` (what
+    compare, the reports and the CLI read). Raises :class:`ArtifactError` naming the file and the
+    first field that is wrong."""
+    path = Path(path)
+    file = path / JSON_NAME if path.is_dir() else path
+    data, rows = read_results(file)
+    try:
+        return as_document(data, source=str(file)), rows
+    except ValueError as exc:
+        raise ArtifactError(f"{file}: invalid results document: {exc}") from None

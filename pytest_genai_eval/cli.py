@@ -19,9 +19,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
-from .artifacts import JSON_NAME, ArtifactError, read_results
+from .artifacts import JSON_NAME, ArtifactError, load_results
 from .compare import (
     DEFAULT_ALPHA,
     BaselineError,
@@ -32,10 +32,12 @@ from .compare import (
     metric_label,
     rules_from_options,
 )
+from .document import RunDocument, json_schema
 from .gate import EXIT_OK, EXIT_QUALITY_FAILED, EXIT_USAGE_ERROR
 from .history import DEFAULT_HISTORY_DB, HistoryError, HistoryRun, HistoryStore
 from .report_html import REPORT_NAME, render_html, write_html
 from .report_md import render_comparison_markdown, render_markdown, write_markdown
+from .results import RowResult
 from .vocabulary import OVERALL, fmt_ci, fmt_delta, fmt_pct
 
 __all__ = ("main",)
@@ -196,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Merge even when some shards of K/N are missing (the verdict is then incomplete).",
     )
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of evaluation_results.json",
+        description="Print the JSON Schema of the results document (evaluation_results.json), "
+        "with its schema version.",
+    )
     return parser
 
 
@@ -213,15 +221,14 @@ def _rules(args: argparse.Namespace) -> RegressionRules:
         raise UsageError(f"{PROG}: error: {exc}") from None
 
 
-def _load(path: Path, what: str) -> tuple[dict[str, Any], list[Any]]:
+def _load(path: Path, what: str) -> tuple[RunDocument, list[RowResult]]:
+    """A results directory or file, read through the typed document (validated)."""
     try:
         if what == "baseline":
             return load_baseline(path)
         if not path.exists():
             raise UsageError(f"{PROG}: error: {what} not found: {path}")
-        document, rows = read_results(path)
-        document["_source"] = str(path / JSON_NAME if path.is_dir() else path)
-        return document, rows
+        return load_results(path)
     except ArtifactError as exc:
         raise UsageError(f"{PROG}: error: {exc}") from None
 
@@ -374,6 +381,11 @@ def _cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
     return outcome.gate.exit_code
 
 
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``genai-eval`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
@@ -385,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "history": _cmd_history,
             "report": _cmd_report,
             "merge": _cmd_merge,
+            "schema": _cmd_schema,
         }
         return handler[args.command](args, out)
     except UsageError as exc:

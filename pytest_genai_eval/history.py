@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .document import RunDocument, as_document
 from .errors import GenAIEvalError
 
 __all__ = (
@@ -228,50 +229,44 @@ class HistoryStore:
 
     def append(
         self,
-        document: Mapping[str, Any],
+        document: RunDocument | Mapping[str, Any],
         *,
         git: Mapping[str, Any] | None = None,
         recorded_at: str | None = None,
     ) -> int:
-        """Record one run from its results document (``evaluation_results.json`` content, with or
-        without ``rows``; an optional ``"baseline"`` entry is a :meth:`Comparison.to_dict`).
-        ``git``: :func:`git_info` output, or None. Returns the new run's id."""
-        verdict = _mapping(document.get("verdict"))
-        judge = _mapping(_mapping(document.get("config")).get("judge"))
-        suites_doc = _mapping(document.get("suites"))
-        suites = [str(s) for s in suites_doc]
-        for row in document.get("rows") or ():
+        """Record one run from its results document (a :class:`RunDocument`, or the
+        ``evaluation_results.json`` content with or without ``rows``; an optional ``"baseline"``
+        entry is a :meth:`Comparison.to_dict`). ``git``: :func:`git_info` output, or None.
+        Returns the new run's id."""
+        rows = document.get("rows") if isinstance(document, Mapping) else None
+        doc = as_document(document)
+        verdict = doc.verdict
+        suites = list(doc.suites)
+        for row in rows or ():
             if isinstance(row, Mapping) and row.get("suite") not in suites and row.get("suite"):
                 suites.append(str(row["suite"]))
         prompt_versions = {
-            str(name): dict(_mapping(_mapping(entry.get("config")).get("prompt_versions")))
-            for name, entry in suites_doc.items()
-            if isinstance(entry, Mapping)
+            name: dict(entry.config.prompt_versions or {}) for name, entry in doc.suites.items()
         }
-        suite_metrics = {
-            str(name): key_metrics(_mapping(entry.get("metrics")))
-            for name, entry in suites_doc.items()
-            if isinstance(entry, Mapping)
-        }
-        baseline = _mapping(document.get("baseline"))
+        suite_metrics = {name: key_metrics(entry.metrics) for name, entry in doc.suites.items()}
+        baseline = _mapping(doc.baseline)
         baseline_verdict = _mapping(baseline.get("verdict"))
         counts = _mapping(baseline.get("counts"))
         git = git or {}
         dirty = git.get("dirty")
-        complete = document.get("complete")
         now = recorded_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         values = (
             now,
-            document.get("started_at"),
-            document.get("finished_at"),
-            _opt_float(document.get("duration_seconds")),
-            None if complete is None else int(bool(complete)),
-            verdict.get("status"),
-            _opt_int(verdict.get("exit_code")),
-            judge.get("model"),
+            doc.started_at,
+            doc.finished_at,
+            doc.duration_seconds,
+            None if doc.complete is None else int(doc.complete),
+            verdict.status if verdict is not None else None,
+            verdict.exit_code if verdict is not None else None,
+            doc.judge_model,
             _json(suites),
             _json(prompt_versions),
-            _json(key_metrics(_mapping(document.get("metrics")))),
+            _json(key_metrics(doc.metrics)),
             _json(suite_metrics),
             baseline_verdict.get("status"),
             _opt_int(counts.get("regression")),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .artifacts import write_results
 from .compare import Comparison, RegressionRules, compare, write_baseline
+from .document import RunDocument
 from .gate import EXIT_EVALUATION_ERRORS, EXIT_QUALITY_FAILED, GateResult
 from .history import HistoryStore, git_info
 from .report_html import REPORT_NAME, render_html, write_html
@@ -29,7 +29,7 @@ class Published:
 
 
 def run_reporters(
-    document: dict[str, Any], results: list[RowResult], directory: Path
+    document: RunDocument, results: list[RowResult], directory: Path
 ) -> tuple[list[Path], list[str]]:
     """The reporters of installed packages (entry points ``pytest_genai_eval.reporters``): the
     files they wrote, and a warning for each that failed (the run is never lost over one)."""
@@ -39,7 +39,7 @@ def run_reporters(
     warnings: list[str] = []
     for name, load in reporters():
         try:
-            path = load()(document, results, directory)
+            path = load()(document.to_json_dict(), results, directory)
         except Exception as exc:
             warnings.append(f"reporter {name!r} failed: {type(exc).__name__}: {exc}")
             continue
@@ -66,8 +66,8 @@ def apply_comparison(gate: GateResult, comparison: Comparison, *, interrupted: b
 
 
 def compare_with_baseline(
-    baseline: tuple[dict[str, Any], list[RowResult]],
-    document: dict[str, Any],
+    baseline: tuple[RunDocument, list[RowResult]],
+    document: RunDocument,
     results: list[RowResult],
     rules: RegressionRules,
 ) -> Comparison:
@@ -76,7 +76,7 @@ def compare_with_baseline(
 
 def publish(
     results_dir: Path,
-    document: dict[str, Any],
+    document: RunDocument,
     results: list[RowResult],
     *,
     comparison: Comparison | None,

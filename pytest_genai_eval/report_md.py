@@ -20,6 +20,7 @@ from typing import Any
 
 from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange
+from .document import RunDocument, ThresholdCheckRecord, Verdict, as_document
 from .metrics import compute_metrics
 from .results import RowResult, request_text
 from .vocabulary import (
@@ -69,10 +70,6 @@ def md_escape(text: Any, limit: int | None = CLIP) -> str:
         value = value[: limit - 1].rstrip() + "…"
     value = value.replace("&", "&amp;").replace("<", "&lt;")
     return _MD_SPECIAL.sub(r"\\\1", value)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _ci(metrics: Mapping[str, Any], name: str) -> str:
@@ -141,7 +138,7 @@ def _extras(metrics: Mapping[str, Any]) -> str | None:
     return " · ".join(parts) if parts else None
 
 
-def _threshold_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
+def _threshold_table(checks: Sequence[ThresholdCheckRecord]) -> list[str]:
     if not checks:
         return []
     lines = [
@@ -152,23 +149,20 @@ def _threshold_table(checks: Sequence[Mapping[str, Any]]) -> list[str]:
         "|---|---|---|---:|---|",
     ]
     for check in checks:
-        status = str(check.get("status", ""))
-        icon = {"pass": "✅", "fail": "❌", "undecidable": "❔"}.get(status, "➖")
-        actual = check.get("actual")
+        icon = {"pass": "✅", "fail": "❌", "undecidable": "❔"}.get(check.status, "➖")
         lines.append(
-            f"| {icon} {md_escape(status, 20)} | {md_escape(check.get('scope', ''), 60)} | "
-            f"{md_escape(check.get('threshold', ''), 80)} | "
-            f"{fmt_number(actual, missing='no data')} | {_bounds(check)} |"
+            f"| {icon} {md_escape(check.status, 20)} | {md_escape(check.scope, 60)} | "
+            f"{md_escape(check.threshold, 80)} | "
+            f"{fmt_number(check.actual, missing='no data')} | {_bounds(check)} |"
         )
     return lines
 
 
-def _bounds(check: Mapping[str, Any]) -> str:
+def _bounds(check: ThresholdCheckRecord) -> str:
     """``0.7–0.9 (2)``: the rate if every unassessed row failed, if every one passed."""
-    low, high, unassessed = check.get("pessimistic"), check.get("optimistic"), check.get("unassessed")
-    if not unassessed or low is None or high is None:
+    if not check.unassessed or check.pessimistic is None or check.optimistic is None:
         return ""
-    return f"{fmt_number(low)}–{fmt_number(high)} ({int(unassessed)})"
+    return f"{fmt_number(check.pessimistic)}–{fmt_number(check.optimistic)} ({check.unassessed})"
 
 
 def _regressions(changes: Sequence[RowChange]) -> list[str]:
@@ -244,26 +238,25 @@ def _failing(rows: Sequence[RowResult], limit: int) -> list[str]:
 
 
 def render_markdown(
-    document: Mapping[str, Any],
+    document: RunDocument | Mapping[str, Any],
     rows: Sequence[RowResult],
     comparison: Comparison | None = None,
     *,
     top_failing: int = TOP_FAILING,
 ) -> str:
     """The run summary as GitHub-flavoured Markdown."""
-    verdict = _mapping(document.get("verdict"))
-    status = str(verdict.get("status") or "unknown")
-    recorded = document.get("metrics")
-    metrics = recorded if isinstance(recorded, Mapping) else compute_metrics(rows)
-    line = verdict.get("line") or f"genai gate: {status.upper()}"
+    doc = as_document(document)
+    verdict = doc.verdict or Verdict()
+    status = verdict.status
+    metrics = doc.metrics or compute_metrics(rows)
+    line = verdict.line or f"genai gate: {status.upper()}"
     icon = _ICONS.get(status)
     lines = [
         f"## {icon + ' ' if icon else ''}GenAI evaluation: {md_escape(status.upper(), 40)}",
         "",
         f"**{md_escape(line, 600)}**",
     ]
-    reasons = [str(r) for r in verdict.get("reasons") or []]
-    notes = [str(n) for n in verdict.get("notes") or []]
+    reasons, notes = verdict.reasons, verdict.notes
     if reasons or notes:
         lines.append("")
         lines += [f"- {md_escape(r, 600)}" for r in reasons]
@@ -273,7 +266,7 @@ def render_markdown(
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    model = _mapping(_mapping(document.get("config")).get("judge")).get("model")
+    model = doc.judge_model
     facts = [
         f"{len(rows)} row(s): "
         + ", ".join(
@@ -289,15 +282,14 @@ def render_markdown(
     ]
     if model:
         facts.append(f"judge `{str(model).replace('`', '')}`")
-    if document.get("duration_seconds") is not None:
-        facts.append(f"{float(document['duration_seconds']):.1f}s")
+    if doc.duration_seconds is not None:
+        facts.append(f"{doc.duration_seconds:.1f}s")
     lines += ["", " · ".join(facts), ""]
     lines += _metric_table(metrics, comparison)
     extra = _extras(metrics)
     if extra:
         lines += ["", extra]
-    checks = verdict.get("checks")
-    lines += _threshold_table([c for c in checks if isinstance(c, Mapping)] if checks else [])
+    lines += _threshold_table(verdict.checks)
     if comparison is not None:
         lines += ["", render_comparison_markdown(comparison).rstrip("\n")]
         lines += _regressions(comparison.regressions)

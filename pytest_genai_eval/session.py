@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import logging
 import os
 import time
@@ -12,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .artifacts import SCHEMA_VERSION
 from .cache import VerdictCache
 from .config import RunSettings
+from .document import RunDocument, as_document, build_document, iso_time
 from .engine import Engine, EngineSettings, RowJob, RowKey
 from .errors import ConfigurationError
 from .gate import GateResult, Threshold, threshold_problems
@@ -76,7 +75,7 @@ class GenAISession:
     started_at: float = field(default_factory=time.time)
     finish_state: Finish | None = None
     progress_sink: Callable[[str], None] | None = None
-    baseline: tuple[dict[str, Any], list[RowResult]] | None = None
+    baseline: tuple[RunDocument, list[RowResult]] | None = None
     merged_judge_calls: int = 0
     merged_evaluation_seconds: float | None = None
     merged_cache: dict[str, int] = field(default_factory=dict)
@@ -319,14 +318,15 @@ class GenAISession:
                 self.baseline, document, gated, self.settings.baseline_rules
             )
             apply_comparison(outcome.gate, comparison, interrupted=bool(interrupted))
-            document["baseline"] = comparison.to_dict()
+            document.baseline = comparison.to_dict()
         if exit_status is not None and exit_status not in (0, 1) and not interrupted:
             outcome.gate.reasons.insert(0, f"pytest exits {exit_status}: {_meaning(exit_status)}")
             outcome.gate.exit_code = exit_status
-        document["verdict"] = outcome.gate.to_dict()
-        if self.on_document is not None:
-            self.on_document(document, results)
-        document = self.redactor.scrub(document)  # configs echo URLs and app descriptions
+        data = {**document.to_json_dict(), "verdict": outcome.gate.to_dict()}
+        if self.on_document is not None:  # the JSON form: a hook may add keys
+            self.on_document(data, results)
+        # configs echo URLs and app descriptions: redacted, then validated again
+        document = as_document(self.redactor.scrub(data))
         published = Published()
         if write and (results or interrupted):
             published = publish(
@@ -355,29 +355,22 @@ class GenAISession:
         metrics: dict[str, Any],
         suite_metrics: dict[str, dict[str, Any]],
         complete: bool,
-    ) -> dict[str, Any]:
+    ) -> RunDocument:
         now = time.time()
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "tool": "pytest-genai-eval",
-            "complete": complete,
-            "interrupted_by": self.guard.first,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(now),
-            "duration_seconds": round(now - self.started_at, 3),
-            "config": self.settings.public_dict(),
-            "cache": self.cache_summary(),
-            "judge_calls": self.judge_calls,
-            "evaluation_seconds": self.evaluation_seconds,
-            "metrics": metrics,
-            "suites": {
-                name: {
-                    "config": self.suite_info[name].public if name in self.suite_info else {},
-                    "metrics": metrics_of_suite,
-                }
-                for name, metrics_of_suite in sorted(suite_metrics.items())
-            },
-        }
+        return build_document(
+            complete=complete,
+            interrupted_by=self.guard.first,
+            started_at=iso_time(self.started_at),
+            finished_at=iso_time(now),
+            duration_seconds=round(now - self.started_at, 3),
+            config=self.settings.public_dict(),
+            cache=self.cache_summary(),
+            judge_calls=self.judge_calls,
+            evaluation_seconds=self.evaluation_seconds,
+            metrics=metrics,
+            suite_metrics=suite_metrics,
+            suite_configs={name: info.public for name, info in self.suite_info.items()},
+        )
 
 
 def _latency_problems(thresholds: Iterable[Threshold], suites: list[SuiteSpec]) -> list[str]:
@@ -404,6 +397,3 @@ _PYTEST_EXITS = {
 def _meaning(status: int) -> str:
     return _PYTEST_EXITS.get(status, "see pytest's exit codes")
 
-
-def _iso(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).isoformat(timespec="seconds")

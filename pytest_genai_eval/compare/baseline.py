@@ -12,8 +12,9 @@ from ..artifacts import (
     ArtifactError,
     _atomic_write,
     _dumps,
-    read_results,
+    load_results,
 )
+from ..document import RunDocument
 from ..results import RowResult
 
 __all__ = ("BaselineError", "load_baseline", "write_baseline")
@@ -27,10 +28,10 @@ def _baseline_file(path: Path) -> Path:
     return path / JSON_NAME if path.is_dir() else path
 
 
-def load_baseline(path: Path | str) -> tuple[dict[str, Any], list[RowResult]]:
-    """Load a baseline: a results directory or an ``evaluation_results.json`` file.
+def load_baseline(path: Path | str) -> tuple[RunDocument, list[RowResult]]:
+    """Load a baseline: a results directory or an ``evaluation_results.json`` file, validated.
 
-    The document gets ``"_source"`` (the file's path). Raises :class:`BaselineError` (an
+    The document's ``source`` is the file's path. Raises :class:`BaselineError` (an
     :class:`~pytest_genai_eval.artifacts.ArtifactError`) naming the path and the problem.
     """
     path = Path(path)
@@ -43,17 +44,19 @@ def load_baseline(path: Path | str) -> tuple[dict[str, Any], list[RowResult]]:
     if path.is_dir() and not file.exists():
         raise BaselineError(f"baseline directory {path} holds no {JSON_NAME}")
     try:
-        document, rows = read_results(file)
+        return load_results(file)
     except BaselineError:
         raise
     except ArtifactError as exc:
         raise BaselineError(f"cannot use baseline: {exc}") from exc
-    document["_source"] = str(file)
-    return document, rows
 
 
 def write_baseline(
-    source: Path | str | Mapping[str, Any] | tuple[Mapping[str, Any], Sequence[RowResult]],
+    source: Path
+    | str
+    | RunDocument
+    | Mapping[str, Any]
+    | tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
     dest: Path | str,
 ) -> Path:
     """Make a run the new baseline, atomically (readers see the old file or the new one).
@@ -69,7 +72,7 @@ def write_baseline(
     if isinstance(source, (str, Path)):
         src = _baseline_file(Path(source))
         try:
-            read_results(src)  # refuse to install a broken baseline
+            load_results(src)  # refuse to install a broken baseline
             data = src.read_bytes()
         except ArtifactError as exc:
             raise BaselineError(f"cannot write baseline from {source}: {exc}") from exc
@@ -78,9 +81,10 @@ def write_baseline(
     else:
         if isinstance(source, tuple):
             doc, rows = source
-            full = {**doc, "rows": [r.to_dict() for r in rows]}
+            head = doc.to_json_dict() if isinstance(doc, RunDocument) else dict(doc)
+            full = {**head, "rows": [r.to_dict() for r in rows]}
         else:
-            full = dict(source)
+            full = source.to_json_dict() if isinstance(source, RunDocument) else dict(source)
             if not isinstance(full.get("rows"), list):
                 raise BaselineError("cannot write baseline: the document has no 'rows' list")
         full.pop("_source", None)

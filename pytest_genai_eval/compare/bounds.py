@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 from ..stats import exact_mcnemar, mcnemar_one_sided_drop
 from ..vocabulary import RATE_SUFFIX as _RATE_SUFFIX
+from ..vocabulary import number
 from .checks import _rule_checks
-from .deltas import _metric_deltas, _numeric
+from .deltas import _metric_deltas
 from .model import PairedTest, RowChange, RuleCheck
 from .rules import RegressionRules
 
@@ -19,7 +20,7 @@ def _has_unassessed(changes: Sequence[RowChange], metrics: Mapping[str, Any]) ->
     if any(c.new_status == "error" and c.old_status in ("pass", "fail") for c in changes):
         return True
     return any(
-        name.endswith("/rating/unassessed_count") and (_numeric(value) or 0) > 0
+        name.endswith("/rating/unassessed_count") and (number(value) or 0) > 0
         for name, value in metrics.items()
     )
 
@@ -32,12 +33,12 @@ def _bound_metrics(metrics: Mapping[str, Any], which: Literal["pessimistic", "op
         if not name.endswith(_RATE_SUFFIX):
             continue
         base = name[: -len("/percentage")]
-        unassessed = _numeric(metrics.get(f"{base}/unassessed_count")) or 0.0
-        bound = _numeric(metrics.get(f"{base}/{which}_percentage"))
+        unassessed = number(metrics.get(f"{base}/unassessed_count")) or 0.0
+        bound = number(metrics.get(f"{base}/{which}_percentage"))
         if unassessed <= 0 or bound is None:
             continue
         out[name] = bound
-        out[f"{base}/count"] = (_numeric(metrics.get(f"{base}/count")) or 0.0) + unassessed
+        out[f"{base}/count"] = (number(metrics.get(f"{base}/count")) or 0.0) + unassessed
     return out
 
 

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from ..document import RunDocument, as_document
 from ..results import RowResult
 from .bounds import _checks_on_bounds, _has_unassessed
 from .changes import _paired_test, _row_changes
 from .checks import _rule_checks
-from .compatibility import _judge_model, _suite_names, compatibility
+from .compatibility import _suite_names, compatibility
 from .deltas import _metric_deltas, _metrics_of
 from .model import Comparison, ComparisonVerdict, VerdictStatus
 from .rules import RegressionRules
@@ -20,30 +21,29 @@ from .rules import RegressionRules
 __all__ = ("compare",)
 
 
-def _summary(document: Mapping[str, Any], rows: Sequence[RowResult]) -> dict[str, Any]:
-    verdict = document.get("verdict")
-    _, model = _judge_model(document)
+def _summary(document: RunDocument, rows: Sequence[RowResult]) -> dict[str, Any]:
     return {
-        "started_at": document.get("started_at"),
-        "finished_at": document.get("finished_at"),
-        "status": verdict.get("status") if isinstance(verdict, Mapping) else None,
-        "judge_model": model,
+        "started_at": document.started_at,
+        "finished_at": document.finished_at,
+        "status": document.verdict.status if document.verdict is not None else None,
+        "judge_model": document.judge_model,
         "suites": _suite_names(document, rows),
         "rows": len(rows),
-        "source": document.get("_source"),
+        "source": document.source,
     }
 
 
 def compare(
-    baseline: tuple[Mapping[str, Any], Sequence[RowResult]],
-    current: tuple[Mapping[str, Any], Sequence[RowResult]],
+    baseline: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
+    current: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
     rules: RegressionRules | None = None,
 ) -> Comparison:
     """Compare ``current`` with ``baseline``; each is ``(document, rows)`` as returned by
-    :func:`load_baseline` / :func:`artifacts.read_results` (the document's ``metrics`` are used
-    when present, else computed from the rows)."""
+    :func:`load_baseline` / :func:`artifacts.load_results` (a document may also be its JSON
+    form; its ``metrics`` are used when present, else computed from the rows)."""
     rules = rules if rules is not None else RegressionRules()
-    (old_doc, old_rows), (new_doc, new_rows) = baseline, current
+    (old_raw, old_rows), (new_raw, new_rows) = baseline, current
+    old_doc, new_doc = as_document(old_raw), as_document(new_raw)
     changes = _row_changes(old_rows, new_rows)
     deltas = _metric_deltas(
         _metrics_of(old_doc, old_rows), _metrics_of(new_doc, new_rows), rules.confidence
@@ -56,7 +56,7 @@ def compare(
         checks = _checks_on_bounds(
             checks, changes, paired, regressions, _metrics_of(old_doc, old_rows), new_metrics, rules
         )
-    problems, notes = compatibility(baseline, current)
+    problems, notes = compatibility((old_doc, old_rows), (new_doc, new_rows))
 
     failing = [c.detail for c in checks if c.passed is False]
     undecided = [c.detail for c in checks if c.undecidable]

@@ -6,46 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..document import RunDocument, as_document
 from ..results import RowResult
 
 __all__ = ("compatibility",)
 
 
-def _suite_names(document: Mapping[str, Any], rows: Sequence[RowResult]) -> list[str]:
-    names: dict[str, None] = {}
-    suites = document.get("suites")
-    if isinstance(suites, Mapping):
-        names.update(dict.fromkeys(str(s) for s in suites))
+def _suite_names(document: RunDocument, rows: Sequence[RowResult]) -> list[str]:
+    names: dict[str, None] = dict.fromkeys(document.suites)
     names.update(dict.fromkeys(r.suite for r in rows))
     return list(names)
-
-
-def _judge_model(document: Mapping[str, Any]) -> tuple[bool, str | None]:
-    """(recorded?, model). Not recorded: the document has no ``config``."""
-    config = document.get("config")
-    if not isinstance(config, Mapping):
-        return False, None
-    judge = config.get("judge")
-    if not isinstance(judge, Mapping):
-        return True, None
-    model = judge.get("model")
-    return True, str(model) if model is not None else None
-
-
-def _prompt_versions(document: Mapping[str, Any], suite: str) -> dict[str, str] | None:
-    suites = document.get("suites")
-    if not isinstance(suites, Mapping):
-        return None
-    entry = suites.get(suite)
-    if not isinstance(entry, Mapping):
-        return None
-    config = entry.get("config")
-    if not isinstance(config, Mapping):
-        return None
-    versions = config.get("prompt_versions")
-    if not isinstance(versions, Mapping):
-        return None
-    return {str(k): str(v) for k, v in versions.items()}
 
 
 def _names(items: Iterable[str]) -> str:
@@ -53,11 +23,12 @@ def _names(items: Iterable[str]) -> str:
 
 
 def compatibility(
-    baseline: tuple[Mapping[str, Any], Sequence[RowResult]],
-    current: tuple[Mapping[str, Any], Sequence[RowResult]],
+    baseline: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
+    current: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
 ) -> tuple[list[str], list[str]]:
     """``(incompatibilities, notes)`` between two runs' configurations."""
-    (old_doc, old_rows), (new_doc, new_rows) = baseline, current
+    (old_raw, old_rows), (new_raw, new_rows) = baseline, current
+    old_doc, new_doc = as_document(old_raw), as_document(new_raw)
     problems: list[str] = []
     notes: list[str] = []
     old_suites, new_suites = _suite_names(old_doc, old_rows), _suite_names(new_doc, new_rows)
@@ -71,8 +42,8 @@ def compatibility(
             parts.append(f"only in this run: {_names(only_new)}")
         problems.append("different suites (" + "; ".join(parts) + ")")
 
-    old_known, old_model = _judge_model(old_doc)
-    new_known, new_model = _judge_model(new_doc)
+    old_known, old_model = old_doc.recorded_config, old_doc.judge_model
+    new_known, new_model = new_doc.recorded_config, new_doc.judge_model
     if old_known and new_known:
         if old_model != new_model:
             problems.append(
@@ -84,7 +55,7 @@ def compatibility(
         notes.append(f"the {which} recorded no configuration; judge model not checked")
 
     for suite in [s for s in new_suites if s in set(old_suites)]:
-        old_v, new_v = _prompt_versions(old_doc, suite), _prompt_versions(new_doc, suite)
+        old_v, new_v = old_doc.prompt_versions(suite), new_doc.prompt_versions(suite)
         if old_v is None or new_v is None:
             if old_v != new_v:
                 notes.append(f"suite {suite!r}: prompt versions not recorded in both runs")
@@ -104,8 +75,8 @@ def compatibility(
                     f"suite {suite!r}: prompt version of {judge} changed "
                     f"({old_v[judge]} → {new_v[judge]})"
                 )
-    if old_doc.get("complete") is False:
+    if old_doc.complete is False:
         notes.append("the baseline run was incomplete (interrupted)")
-    if new_doc.get("complete") is False:
+    if new_doc.complete is False:
         notes.append("this run is incomplete (interrupted)")
     return problems, notes

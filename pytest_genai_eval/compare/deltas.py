@@ -3,30 +3,22 @@ pass rates, the Wilson intervals."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..document import RunDocument
 from ..metrics import compute_metrics, metric_direction
 from ..results import RowResult
 from ..stats import wilson_interval
 from ..vocabulary import RATE_SUFFIX as _RATE_SUFFIX
+from ..vocabulary import number
 from .model import MetricDelta
 
 
-def _numeric(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _metrics_of(document: Mapping[str, Any], rows: Sequence[RowResult]) -> dict[str, Any]:
+def _metrics_of(document: RunDocument, rows: Sequence[RowResult]) -> dict[str, Any]:
     """The run's metrics: computed from the rows, overridden by what the document recorded."""
     metrics: dict[str, Any] = dict(compute_metrics(rows))
-    recorded = document.get("metrics")
-    if isinstance(recorded, Mapping):
-        metrics.update(recorded)
+    metrics.update(document.metrics)
     return metrics
 
 
@@ -35,8 +27,8 @@ def _rate_ci(
 ) -> tuple[float, float] | None:
     if not name.endswith(_RATE_SUFFIX):
         return None
-    rate = _numeric(metrics.get(name))
-    count = _numeric(metrics.get(name[: -len("/percentage")] + "/count"))
+    rate = number(metrics.get(name))
+    count = number(metrics.get(name[: -len("/percentage")] + "/count"))
     if rate is None or count is None or count <= 0:
         return None
     n = round(count)
@@ -50,11 +42,11 @@ def _metric_deltas(
     names = [
         n
         for n in dict.fromkeys([*new, *old])
-        if _numeric(new.get(n)) is not None or _numeric(old.get(n)) is not None
+        if number(new.get(n)) is not None or number(old.get(n)) is not None
     ]
     out = []
     for name in names:
-        a, b = _numeric(old.get(name)), _numeric(new.get(name))
+        a, b = number(old.get(name)), number(new.get(name))
         out.append(
             MetricDelta(
                 name=name,

@@ -4,16 +4,16 @@ and thresholds), the latency distribution, and the overall pass rate over the ru
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..compare import Comparison
+from ..document import RunDocument
 from ..history import HistoryRun
 from ..results import RowResult
 from ..stats import percentile
 from ..vocabulary import OVERALL, fmt_pct, number, rate_metrics
-from .formatting import _mapping, _short_time, e
+from .formatting import _short_time, e
 
 __all__ = ("charts_section", "latency_chart", "pass_rate_chart", "trend_chart")
 
@@ -25,20 +25,16 @@ def _svg(width: int, height: int, body: str, label: str) -> str:
     )
 
 
-def _threshold_values(document: Mapping[str, Any], suites: Sequence[str]) -> dict[str, float]:
+def _threshold_values(document: RunDocument, suites: Sequence[str]) -> dict[str, float]:
     """Run-level pass-rate thresholds by metric (the lowest ``>=`` value when several apply);
     a suite's own thresholds count too when the run has only that suite."""
     scopes = {"run", *suites} if len(suites) == 1 else {"run"}
     out: dict[str, float] = {}
-    for check in _mapping(document.get("verdict")).get("checks") or []:
-        if not isinstance(check, Mapping) or check.get("scope") not in scopes:
+    for check in document.verdict.checks if document.verdict is not None else []:
+        if check.scope not in scopes or check.value is None or check.op not in (">=", ">"):
             continue
-        metric = str(check.get("metric") or "")
-        text = str(check.get("threshold") or "")
-        match = re.search(r">=?\s*([0-9.]+)\s*$", text)
-        if metric.endswith("/percentage") and match:
-            value = float(match.group(1))
-            out[metric] = min(value, out.get(metric, value))
+        if check.metric.endswith("/percentage"):
+            out[check.metric] = min(check.value, out.get(check.metric, check.value))
     return out
 
 
@@ -195,13 +191,12 @@ def latency_chart(rows: Sequence[RowResult]) -> str:
 
 
 def _trend_points(
-    document: Mapping[str, Any], history: Sequence[HistoryRun]
+    document: RunDocument, history: Sequence[HistoryRun]
 ) -> list[tuple[str, float, str, str]]:
     """(when, overall pass rate, status, tooltip) oldest first; this run appended unless the
     history already holds it (same start time, finish time and duration)."""
     points = []
-    started = document.get("started_at")
-    identity = (started, document.get("finished_at"), number(document.get("duration_seconds")))
+    identity = (document.started_at, document.finished_at, document.duration_seconds)
     seen_current = False
     for run in sorted(history, key=lambda r: r.id):
         rate = run.metric(OVERALL)
@@ -213,15 +208,15 @@ def _trend_points(
         branch = f" ({run.git_branch})" if run.git_branch else ""
         tip = f"{_short_time(run.when)}{commit}{branch}: {fmt_pct(rate)} · {run.status or '?'}"
         points.append((_short_time(run.when), rate, run.status or "", tip))
-    current = number(_mapping(document.get("metrics")).get(OVERALL))
+    current = number(document.metrics.get(OVERALL))
     if not seen_current and current is not None:
-        status = str(_mapping(document.get("verdict")).get("status") or "")
-        when = _short_time(started)
+        status = document.verdict.status if document.verdict is not None else ""
+        when = _short_time(document.started_at)
         points.append((when, current, status, f"this run ({when}): {fmt_pct(current)}"))
     return points
 
 
-def trend_chart(document: Mapping[str, Any], history: Sequence[HistoryRun]) -> str:
+def trend_chart(document: RunDocument, history: Sequence[HistoryRun]) -> str:
     """The overall pass rate over the recorded runs (oldest left), one point per run."""
     points = _trend_points(document, history)
     if len(points) < 2:
@@ -262,7 +257,7 @@ def trend_chart(document: Mapping[str, Any], history: Sequence[HistoryRun]) -> s
 
 
 def charts_section(
-    document: Mapping[str, Any],
+    document: RunDocument,
     metrics: Mapping[str, Any],
     rows: Sequence[RowResult],
     comparison: Comparison | None,

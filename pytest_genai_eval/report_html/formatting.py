@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping
 from typing import Any
 
 from ..compare import MetricDelta
@@ -15,10 +14,6 @@ from ..vocabulary import fmt_delta
 def e(value: Any) -> str:
     """Escape any value for HTML text or a quoted attribute."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _short_time(value: Any) -> str:

@@ -11,12 +11,13 @@ from typing import Any
 
 from ..artifacts import _atomic_write
 from ..compare import Comparison
+from ..document import RunDocument, as_document
 from ..history import HistoryRun
 from ..metrics import compute_metrics
 from ..results import RowResult
 from .baseline import baseline_section
 from .charts import charts_section
-from .formatting import _mapping, e
+from .formatting import e
 from .rows import rows_section
 from .summary import summary_cards, thresholds_section, verdict_header
 
@@ -36,7 +37,7 @@ def _asset(name: str) -> str:
 
 
 def render_html(
-    document: Mapping[str, Any],
+    document: RunDocument | Mapping[str, Any],
     rows: Sequence[RowResult],
     *,
     comparison: Comparison | None = None,
@@ -45,11 +46,9 @@ def render_html(
     """The report page for one run (``document`` as in ``evaluation_results.json``; its
     ``metrics`` are used when present, else computed from ``rows``). ``history``: runs from
     :meth:`HistoryStore.runs` (any order; this run is added to the trend unless present)."""
-    recorded = document.get("metrics")
-    metrics: Mapping[str, Any] = (
-        recorded if isinstance(recorded, Mapping) else compute_metrics(rows)
-    )
-    status = str(_mapping(document.get("verdict")).get("status") or "unknown")
+    document = as_document(document)
+    metrics: Mapping[str, Any] = document.metrics or compute_metrics(rows)
+    status = document.verdict.status if document.verdict is not None else "unknown"
     css, script = _asset("report.css"), _asset("report.js")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..document import RunDocument, Verdict
 from ..results import RowResult
 from ..vocabulary import (
     OVERALL,
@@ -16,31 +17,28 @@ from ..vocabulary import (
     fmt_seconds,
     number,
 )
-from .formatting import _mapping, _short_time, e
+from .formatting import _short_time, e
 
 __all__ = ("summary_cards", "thresholds_section", "verdict_header")
 
 
-def verdict_header(document: Mapping[str, Any], rows: Sequence[RowResult]) -> str:
-    verdict = _mapping(document.get("verdict"))
-    status = str(verdict.get("status") or "unknown")
+def verdict_header(document: RunDocument, rows: Sequence[RowResult]) -> str:
+    verdict = document.verdict or Verdict()
+    status = verdict.status
     css = status if status in ("passed", "failed", "errors", "incomplete", "empty") else "unknown"
     css = "errors" if status in ("undecidable", "interrupted") else css
-    line = verdict.get("line") or f"genai gate: {status.upper()}"
-    reasons = [str(r) for r in verdict.get("reasons") or []]
-    notes = [str(n) for n in verdict.get("notes") or []]
-    items = "".join(f"<li>{e(r)}</li>" for r in reasons)
-    items += "".join(f'<li class="muted">note: {e(n)}</li>' for n in notes)
-    judge = _mapping(_mapping(document.get("config")).get("judge"))
-    suites = sorted({r.suite for r in rows} | set(_mapping(document.get("suites"))))
+    line = verdict.line or f"genai gate: {status.upper()}"
+    items = "".join(f"<li>{e(r)}</li>" for r in verdict.reasons)
+    items += "".join(f'<li class="muted">note: {e(n)}</li>' for n in verdict.notes)
+    suites = sorted({r.suite for r in rows} | set(document.suites))
     meta = [
-        ("started", _short_time(document.get("started_at"))),
-        ("duration", fmt_seconds(document.get("duration_seconds"))),
-        ("judge model", judge.get("model") or "none"),
+        ("started", _short_time(document.started_at)),
+        ("duration", fmt_seconds(document.duration_seconds)),
+        ("judge model", document.judge_model or "none"),
         ("suites", ", ".join(suites) or "—"),
         ("rows", str(len(rows))),
     ]
-    if document.get("complete") is False:
+    if document.complete is False:
         meta.append(("complete", "no (interrupted)"))
     meta_html = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in meta)
     return (
@@ -91,10 +89,8 @@ def summary_cards(metrics: Mapping[str, Any], rows: Sequence[RowResult]) -> str:
     )
 
 
-def thresholds_section(document: Mapping[str, Any]) -> str:
-    checks = [
-        c for c in _mapping(document.get("verdict")).get("checks") or [] if isinstance(c, Mapping)
-    ]
+def thresholds_section(document: RunDocument) -> str:
+    checks = document.verdict.checks if document.verdict is not None else []
     if not checks:
         return (
             '<h2 id="thresholds">Thresholds</h2><p class="muted">No thresholds: every failing '
@@ -102,22 +98,19 @@ def thresholds_section(document: Mapping[str, Any]) -> str:
         )
     body = []
     for check in checks:
-        status = str(check.get("status") or "")
-        css = {"pass": "pass", "fail": "fail"}.get(status, "nodata")
-        actual = number(check.get("actual"))
-        low, high = number(check.get("pessimistic")), number(check.get("optimistic"))
-        unassessed = number(check.get("unassessed")) or 0
+        css = {"pass": "pass", "fail": "fail"}.get(check.status, "nodata")
+        low, high = check.pessimistic, check.optimistic
         bounds = (
-            f"{fmt_number(low)}–{fmt_number(high)} ({unassessed:.0f} unassessed)"
-            if unassessed and low is not None and high is not None
+            f"{fmt_number(low)}–{fmt_number(high)} ({check.unassessed} unassessed)"
+            if check.unassessed and low is not None and high is not None
             else ""
         )
         body.append(
-            f'<tr><td><span class="pill {css}">{e(status)}</span></td>'
-            f"<td>{e(check.get('scope'))}</td><td><code>{e(check.get('threshold'))}</code></td>"
-            f'<td class="num">{e(fmt_number(actual, missing="no data"))}</td>'
+            f'<tr><td><span class="pill {css}">{e(check.status)}</span></td>'
+            f"<td>{e(check.scope)}</td><td><code>{e(check.threshold)}</code></td>"
+            f'<td class="num">{e(fmt_number(check.actual, missing="no data"))}</td>'
             f'<td class="num">{e(bounds)}</td>'
-            f'<td class="muted">{e(check.get("origin") or "")}</td></tr>'
+            f'<td class="muted">{e(check.origin)}</td></tr>'
         )
     return (
         '<h2 id="thresholds">Thresholds</h2><table><thead><tr><th>status</th><th>scope</th>'
