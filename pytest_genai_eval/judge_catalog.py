@@ -49,7 +49,7 @@ class BuiltinJudge:
     value: str | None = None
 
 
-# In the order of DESIGN.md's judge table; this is also the order assessments appear in.
+# In the order of README's judge table; this is also the order assessments appear in.
 BUILTIN: tuple[BuiltinJudge, ...] = (
     BuiltinJudge(
         "correctness",

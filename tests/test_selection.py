@@ -1,4 +1,4 @@
-"""Which judges run on which row: the default selection matrix (DESIGN.md), subsets, exclusions
+"""Which judges run on which row: the default selection matrix (README, "Judges and checks"), subsets, exclusions
 and "not applicable" for explicitly chosen judges that lack their inputs."""
 
 from __future__ import annotations

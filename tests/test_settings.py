@@ -147,3 +147,14 @@ def test_the_catalog_drives_names_factories_and_root_causes() -> None:
     assert ROOT_CAUSE_ORDER[:3] == ("context_sufficiency", "chunk_relevance", "groundedness")
     judges = JudgeSet.build().judges  # every built-in is importable and named as registered
     assert [j.name for j in judges] == list(BUILTIN_JUDGES)
+
+
+def test_readme_layout_names_every_module() -> None:
+    package = Path(__file__).parents[1] / "pytest_genai_eval"
+    layout = README.read_text("utf-8").split("## Layout", 1)[1].split("```", 2)[1]
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        assert path.name in layout, f"README's Layout does not list {path.relative_to(package)}"
+    for folder in ("judges/", "compare/", "report_html/"):
+        assert folder in layout

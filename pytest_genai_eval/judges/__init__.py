@@ -65,7 +65,7 @@ class UnknownJudgeError(ConfigurationError, ValueError):
 
 Factory = Callable[[PromptTemplate | None], Judge]
 
-BUILTIN_JUDGES: tuple[str, ...] = BUILTIN_NAMES  # in the order of DESIGN.md's judge table
+BUILTIN_JUDGES: tuple[str, ...] = BUILTIN_NAMES  # in the order of README's judge table
 
 
 def _factory(meta: BuiltinJudge) -> Factory:
