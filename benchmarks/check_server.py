@@ -3,13 +3,18 @@
 
 Starts ``judge_server.py`` as its own process (127.0.0.1 only) and drives it with
 
-* ``raw``: plain asyncio sockets, one coroutine per keep-alive connection, and
-* ``httpx``: several ``httpx.AsyncClient`` instances with small pools (how the plugin calls it),
+* ``raw``: plain asyncio sockets, one coroutine per keep-alive connection,
+* ``httpx``: several ``httpx.AsyncClient`` instances with small pools, on httpx's own transport
+  (httpcore),
+* ``aiohttp``: one ``aiohttp.ClientSession``, and
+* ``plugin``: the plugin's own ``ChatClient`` (httpx's API on aiohttp's pool, see
+  ``pytest_genai_eval/transport.py``), shaped as the plugin shapes it (``--clients`` clients),
 
 with a bounded number of requests and a time limit. Prints one JSON object per run::
 
-    python benchmarks/check_server.py                          # delay 0 and 0.1, both clients
+    python benchmarks/check_server.py                          # delay 0 and 0.1, all clients
     python benchmarks/check_server.py --delay 0 --mode raw --requests 20000
+    python benchmarks/check_server.py --tls --delay 0.1 --mode plugin   # over HTTPS
 
 The reported rate is the client's and the server's together (both are Python, on 2 cores);
 ``client_cpu_ms_per_request`` is the load generator's own CPU cost per request.
@@ -22,6 +27,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -73,10 +79,10 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def raw_load(
-    base_url: str, requests: int, connections: int, time_limit: float
+    base_url: str, requests: int, connections: int, time_limit: float, tls: ssl.SSLContext | None
 ) -> dict[str, Any]:
     parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if tls else 80)
     request = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
@@ -88,7 +94,7 @@ async def raw_load(
 
     async def worker() -> None:
         nonlocal remaining, done, errors
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, ssl=tls)
         try:
             while remaining > 0 and time.perf_counter() < deadline:
                 remaining -= 1
@@ -110,13 +116,20 @@ async def raw_load(
 
 
 async def httpx_load(
-    base_url: str, requests: int, clients: int, pool: int, time_limit: float
+    base_url: str,
+    requests: int,
+    clients: int,
+    pool: int,
+    time_limit: float,
+    tls: ssl.SSLContext | None,
 ) -> dict[str, Any]:
     import httpx
 
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
     instances = [
-        httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, pool=None))
+        httpx.AsyncClient(
+            limits=limits, timeout=httpx.Timeout(60.0, pool=None), verify=tls or False
+        )
         for _ in range(clients)
     ]
     url = base_url + "/v1/chat/completions"
@@ -146,8 +159,39 @@ async def httpx_load(
     return {"ok": done, "errors": errors, "seconds": round(elapsed, 3)}
 
 
+async def plugin_load(
+    base_url: str, requests: int, clients: int, pool: int, time_limit: float, ca_file: str | None
+) -> dict[str, Any]:
+    """The same load through the plugin's ChatClient (its transport, retries, parsing)."""
+    from pytest_genai_eval.llm import ChatClient, EndpointSettings
+
+    settings = EndpointSettings(
+        base_url=base_url + "/v1", model="bench-judge", max_retries=0, ca_bundle=ca_file
+    )
+    remaining = requests
+    done = 0
+    errors = 0
+    deadline = time.perf_counter() + time_limit
+    async with ChatClient(settings, pool_size=pool, clients=clients) as client:
+
+        async def worker() -> None:
+            nonlocal remaining, done, errors
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                try:
+                    await client.chat(PAYLOAD["messages"])
+                    done += 1
+                except Exception:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients * pool)))
+        elapsed = time.perf_counter() - started
+    return {"ok": done, "errors": errors, "seconds": round(elapsed, 3)}
+
+
 async def aiohttp_load(
-    base_url: str, requests: int, connections: int, time_limit: float
+    base_url: str, requests: int, connections: int, time_limit: float, tls: ssl.SSLContext | None
 ) -> dict[str, Any]:
     """The same load through one aiohttp session (only when aiohttp is importable)."""
     import aiohttp
@@ -157,7 +201,7 @@ async def aiohttp_load(
     done = 0
     errors = 0
     deadline = time.perf_counter() + time_limit
-    connector = aiohttp.TCPConnector(limit=connections)
+    connector = aiohttp.TCPConnector(limit=connections, ssl=tls if tls is not None else True)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def worker() -> None:
@@ -188,16 +232,23 @@ def run_check(
     time_limit: float,
 ) -> dict[str, Any]:
     server.reset(delay=delay)
+    tls = server.client_tls()
+    pool = max(1, concurrency // clients)
     cpu = time.process_time()
     if mode == "raw":
-        outcome = asyncio.run(raw_load(server.base_url, requests, concurrency, time_limit))
+        outcome = asyncio.run(raw_load(server.base_url, requests, concurrency, time_limit, tls))
         shape = f"{concurrency} raw keep-alive connections"
     elif mode == "aiohttp":
-        outcome = asyncio.run(aiohttp_load(server.base_url, requests, concurrency, time_limit))
+        outcome = asyncio.run(aiohttp_load(server.base_url, requests, concurrency, time_limit, tls))
         shape = f"1 aiohttp.ClientSession, {concurrency} connections"
+    elif mode == "plugin":
+        ca_file = str(server.ca_file) if server.tls else None
+        outcome = asyncio.run(
+            plugin_load(server.base_url, requests, clients, pool, time_limit, ca_file)
+        )
+        shape = f"ChatClient, {clients} clients x pool {pool}"
     else:
-        pool = max(1, concurrency // clients)
-        outcome = asyncio.run(httpx_load(server.base_url, requests, clients, pool, time_limit))
+        outcome = asyncio.run(httpx_load(server.base_url, requests, clients, pool, time_limit, tls))
         shape = f"{clients} httpx.AsyncClient x pool {pool}"
     cpu = time.process_time() - cpu
     stats = server.stats()
@@ -205,6 +256,7 @@ def run_check(
     ideal = concurrency / delay if delay > 0 else None
     return {
         "mode": mode,
+        "scheme": "https" if server.tls else "http",
         "shape": shape,
         "delay": delay,
         "concurrency": concurrency,
@@ -226,24 +278,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, action="append", help="server delay (repeatable)")
     parser.add_argument(
         "--mode",
-        choices=("raw", "httpx", "aiohttp", "all"),
+        choices=("raw", "httpx", "aiohttp", "plugin", "all"),
         action="append",
-        help="client(s) to use (repeatable; default: raw and httpx, plus aiohttp if importable)",
+        help="client(s) to use (repeatable; default: all: raw, httpx, aiohttp, plugin)",
     )
     parser.add_argument("--requests", type=int, default=20000, help="requests per run (bounded)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--clients", type=int, default=8, help="httpx clients (httpx mode)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per run at most")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--tls", action="store_true", help="serve and call over HTTPS")
     args = parser.parse_args(argv)
     delays = args.delay or [0.0, 0.1]
     modes: list[str] = args.mode or ["all"]
     if "all" in modes:
         modes = ["raw", "httpx"]
         if importlib.util.find_spec("aiohttp") is not None:
-            modes.append("aiohttp")
+            modes += ["aiohttp", "plugin"]
     results = []
-    with ServerProcess(delay=0.0, max_seconds=600.0) as server:
+    with ServerProcess(delay=0.0, max_seconds=600.0, tls=args.tls) as server:
         for delay in delays:
             for mode in modes:
                 # At 100 ms a run of 3,000 requests is the benchmark's own shape; at zero delay,

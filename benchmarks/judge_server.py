@@ -7,6 +7,11 @@ Run it as its own process; it listens on 127.0.0.1 only::
 
 It prints one line ``LISTENING http://127.0.0.1:<port>`` on stdout when ready.
 
+With ``--tls CA_FILE`` it serves HTTPS instead (``LISTENING https://127.0.0.1:<port>``): at start
+it makes a throwaway certificate authority and a certificate for ``127.0.0.1`` and ``localhost``
+signed by it (``trustme``, from the dev extras), and writes the CA certificate (PEM) to
+``CA_FILE`` for clients to trust (``SSL_CERT_FILE=CA_FILE``). Keys live in memory only.
+
 Endpoints:
 
 * ``POST /v1/chat/completions`` (also ``/chat/completions``): waits ``delay`` seconds, then
@@ -29,8 +34,10 @@ import asyncio
 import contextlib
 import json
 import signal
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -124,7 +131,7 @@ class JudgeServer:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                except (asyncio.IncompleteReadError, OSError):  # ssl.SSLError too
                     return  # the client closed the connection (normal end of keep-alive)
                 except asyncio.LimitOverrunError:
                     stats.bad_requests += 1
@@ -139,14 +146,14 @@ class JudgeServer:
                         _response(exc.status, _error(exc.status, str(exc)), keep_alive=False)
                     )
                     return
-                except (asyncio.IncompleteReadError, ConnectionError):
+                except (asyncio.IncompleteReadError, OSError):
                     return
                 status, payload = await self.route(method, path, body)
                 writer.write(_response(status, payload, keep_alive=keep_alive))
                 await writer.drain()
                 if not keep_alive:
                     return
-        except ConnectionError:
+        except OSError:
             return
         finally:
             stats.open_connections -= 1
@@ -254,21 +261,37 @@ class JudgeServer:
             stats.in_flight -= 1
 
 
+def server_tls(ca_file: Path) -> ssl.SSLContext:
+    """A server-side TLS context for 127.0.0.1 and localhost, signed by a new throwaway CA
+    whose certificate is written to ``ca_file``."""
+    import trustme  # dev extra; imported only for --tls
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert(HOST, "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    ca_file.parent.mkdir(parents=True, exist_ok=True)
+    authority.cert_pem.write_to_path(str(ca_file))
+    return context
+
+
 async def serve(
     delay: float,
     port: int,
     max_seconds: float,
     exit_on_stdin_eof: bool,
     port_file: Path | None,
+    tls_ca_file: Path | None = None,
 ) -> None:
     server_state = JudgeServer(delay)
+    tls = server_tls(tls_ca_file) if tls_ca_file is not None else None
     server = await asyncio.start_server(
-        server_state.handle, HOST, port, backlog=2048, limit=MAX_HEADER_BYTES
+        server_state.handle, HOST, port, backlog=2048, limit=MAX_HEADER_BYTES, ssl=tls
     )
     bound = server.sockets[0].getsockname()[1]
     if port_file is not None:
         port_file.write_text(str(bound))
-    print(f"LISTENING http://{HOST}:{bound}", flush=True)
+    print(f"LISTENING {'https' if tls else 'http'}://{HOST}:{bound}", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -302,13 +325,27 @@ async def serve(
 
 
 class ServerProcess:
-    """The judge server running as a child process (use as a context manager)."""
+    """The judge server running as a child process (use as a context manager).
 
-    def __init__(self, delay: float = 0.0, *, max_seconds: float = 3600.0) -> None:
+    ``tls=True`` serves HTTPS; the CA certificate to trust is written to ``ca_file`` (default: a
+    new temporary directory), and :meth:`client_tls` is a client context that trusts it.
+    """
+
+    def __init__(
+        self,
+        delay: float = 0.0,
+        *,
+        max_seconds: float = 3600.0,
+        tls: bool = False,
+        ca_file: Path | None = None,
+    ) -> None:
         self.delay = delay
         self.max_seconds = max_seconds
+        self.tls = tls
+        self.ca_file = ca_file
         self.proc: subprocess.Popen[bytes] | None = None
-        self.base_url = ""  # http://127.0.0.1:PORT
+        self.base_url = ""  # http://127.0.0.1:PORT (https:// with tls)
+        self._client_tls: ssl.SSLContext | None = None
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
         cmd = [
@@ -322,6 +359,10 @@ class ServerProcess:
             str(self.max_seconds),
             "--exit-on-stdin-eof",
         ]
+        if self.tls:
+            if self.ca_file is None:
+                self.ca_file = Path(tempfile.mkdtemp(prefix="judge-ca-")) / "ca.pem"
+            cmd += ["--tls", str(self.ca_file)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -341,10 +382,16 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def client_tls(self) -> ssl.SSLContext | None:
+        """A client TLS context trusting the server's CA (``None`` for plain HTTP)."""
+        if self.tls and self._client_tls is None:
+            self._client_tls = ssl.create_default_context(cafile=str(self.ca_file))
+        return self._client_tls
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self.client_tls()) as response:
             result: dict[str, Any] = json.loads(response.read())
         return result
 
@@ -390,9 +437,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop when stdin closes (parent gone)"
     )
+    parser.add_argument(
+        "--tls",
+        type=Path,
+        default=None,
+        metavar="CA_FILE",
+        help="serve HTTPS with a throwaway CA; write its certificate (PEM) to CA_FILE",
+    )
     args = parser.parse_args(argv)
     asyncio.run(
-        serve(args.delay, args.port, args.max_seconds, args.exit_on_stdin_eof, args.port_file)
+        serve(
+            args.delay,
+            args.port,
+            args.max_seconds,
+            args.exit_on_stdin_eof,
+            args.port_file,
+            args.tls,
+        )
     )
     return 0
 

@@ -8,14 +8,18 @@ One command::
 
 Scenarios (see benchmarks/README.md):
 
-a. ``rows`` rows x 3 judges at ``delay`` judge latency, ``concurrency`` in flight: wall time vs
-   the ideal ``rows * 3 * delay / concurrency`` (target ratio <= 1.3).
+a. ``rows`` rows x 3 judges at ``delay`` judge latency, ``concurrency`` in flight: the evaluation
+   span and the pytest process's wall time vs the ideal ``rows * 3 * delay / concurrency``
+   (targets: evaluation <= 1.3, process <= 1.5).
 b. The same suite again with a warm verdict cache: < 3 s and zero judge calls.
 c. Collecting a ``--collect-rows`` suite (< 3 s); evaluating it with a warm cache (peak RSS
    < 300 MB).
 d. Overhead per row with a zero-latency judge, and a plain pytest run of trivial tests.
 e. The same suite one row at a time (``--genai-concurrency 1``) on ``--sequential-rows`` rows,
    extrapolated to ``rows``.
+f. Scenario a over HTTPS (a second judge server with a throwaway CA, passed to pytest through
+   ``SSL_CERT_FILE``) against the same over HTTP, in alternating runs: the HTTPS evaluation span
+   within 1.15x of HTTP's, the process <= 1.5x the ideal.
 
 Every pytest run is a subprocess started through ``measure.py`` (wall time, peak RSS of that
 process alone). The judge server is a separate process on 127.0.0.1, always stopped at the end.
@@ -122,6 +126,8 @@ def machine_info() -> dict[str, Any]:
         "anyio",
         "pydantic",
         "sniffio",
+        "aiohttp",
+        "httpx-aiohttp",
     ):
         try:
             versions[name] = importlib.metadata.version(name)
@@ -139,9 +145,15 @@ def machine_info() -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, server: ServerProcess) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        server: ServerProcess,
+        tls_server: ServerProcess | None = None,
+    ) -> None:
         self.args = args
         self.server = server
+        self.tls_server = tls_server  # the HTTPS judge of scenario f
         self.out: Path = args.out
         self.python: str = args.python
         self.env = self._env()
@@ -171,6 +183,16 @@ class Bench:
             )
         return env
 
+    def tls_env(self) -> dict[str, str]:
+        """The environment of runs against the HTTPS judge: its URL, and its CA through
+        SSL_CERT_FILE (what a CI job behind a private CA would set)."""
+        assert self.tls_server is not None
+        env = dict(self.env)
+        env["GENAI_EVAL_JUDGE_BASE_URL"] = f"{self.tls_server.base_url}/v1"
+        env["SSL_CERT_FILE"] = str(self.tls_server.ca_file)
+        env.pop("SSL_CERT_DIR", None)
+        return env
+
     def suite_dir(self, rows: int) -> Path:
         directory = self.out / "suites" / f"rows_{rows}"
         write_suite(directory, rows)
@@ -184,8 +206,13 @@ class Bench:
         *,
         delay: float,
         profile: bool = False,
+        tls: bool = False,
     ) -> dict[str, Any]:
-        """One measured pytest subprocess (through measure.py); adds the judge server's counts."""
+        """One measured pytest subprocess (through measure.py); adds the judge server's counts.
+        ``tls``: against the HTTPS judge server."""
+        server = self.tls_server if tls else self.server
+        assert server is not None
+        env = self.tls_env() if tls else self.env
         run_dir = self.out / "runs" / label
         if run_dir.exists():
             shutil.rmtree(run_dir)
@@ -209,15 +236,17 @@ class Bench:
             "--", *command,
         ]  # fmt: skip
         load_before = self._wait_for_quiet()
-        self.server.reset(delay=delay)
+        server.reset(delay=delay)
         print(f"  running {label}: {' '.join(pytest_args)}", flush=True)
-        subprocess.run(wrapper, env=self.env, check=True, timeout=self.args.timeout + 120)
+        subprocess.run(wrapper, env=env, check=True, timeout=self.args.timeout + 120)
         result: dict[str, Any] = json.loads((run_dir / "measure.json").read_text())
-        stats = self.server.stats()
+        stats = server.stats()
         stdout = (run_dir / "stdout.txt").read_text(errors="replace")
         stderr = (run_dir / "stderr.txt").read_text(errors="replace")
         result.update(
             label=label,
+            run=label,
+            scheme="https" if tls else "http",
             cwd=str(cwd),
             delay=delay,
             judge_requests=stats["requests"],
@@ -362,17 +391,20 @@ class Bench:
             "judge_calls_per_second": round(run["judge_requests"] / wall, 1) if wall else None,
             "max_in_flight": run["max_in_flight"],
             "cpu_seconds": round(run["user_cpu_seconds"] + run["system_cpu_seconds"], 2),
-        }
+            "cpu_ms_per_judge_call": round(
+                1000 * (run["user_cpu_seconds"] + run["system_cpu_seconds"]) / max(1, run["judge_requests"]), 3
+            ),
+        }  # fmt: skip
         if ok_run:
             self.a_wall = wall
             self.a_cache_dir = cache_dir if self.cache_support()[0] else None
-        evaluation = _evaluation_seconds(self.out / "runs" / "a_eval" / "genai-results")
+        evaluation = _evaluation_seconds(self.out / "runs" / run["run"] / "genai-results")
         sc.metrics["evaluation_seconds"] = evaluation
         if ideal > 0:
             ratio = wall / ideal
             sc.targets.append(
-                Target("a", "pytest process wall / ideal", f"{ratio:.2f} ({wall:.2f} s vs {ideal:.2f} s)", "<= 1.3",
-                       _status(ok_run and ratio <= 1.3),
+                Target("a", "pytest process wall / ideal", f"{ratio:.2f} ({wall:.2f} s vs {ideal:.2f} s)", "<= 1.5",
+                       _status(ok_run and ratio <= 1.5),
                        "" if ok_run else f"run not clean: rc={run['rc']}, calls={run['judge_requests']}/{calls}")
             )  # fmt: skip
             if evaluation is not None:
@@ -605,6 +637,89 @@ class Bench:
                                      "run scenario a in the same invocation for the factor"))  # fmt: skip
         return sc
 
+    def scenario_f(self) -> Scenario:
+        a = self.args
+        sc = Scenario(
+            "f",
+            f"scenario a over HTTPS vs HTTP ({a.rows} rows x {JUDGES_PER_ROW} judges, "
+            f"{a.delay * 1000:g} ms judge, concurrency {a.concurrency}), alternating runs",
+        )
+        suite = self.suite_dir(a.rows)
+        cache_dir = self._cache_dir(suite)
+        calls = a.rows * JUDGES_PER_ROW
+        ideal = calls * a.delay / a.concurrency
+        by_scheme: dict[str, list[dict[str, Any]]] = {"http": [], "https": []}
+        # http and https runs alternate, so both see the same (shared, noisy) machine
+        for index in range(max(1, a.repeat)):
+            for scheme in ("http", "https"):
+                label = f"f_{scheme}" + ("" if index == 0 else f"_r{index + 1}")
+                if (suite / ".genai-cache").exists():
+                    shutil.rmtree(suite / ".genai-cache")
+                args = [*self.eval_args(label, a.concurrency),
+                        *self.cache_args("use", cache_dir, fresh=True)]  # fmt: skip
+                run = self.pytest(label, suite, args, delay=a.delay, tls=scheme == "https")
+                run["evaluation_seconds"] = _evaluation_seconds(
+                    self.out / "runs" / label / "genai-results"
+                )
+                cpu = run["user_cpu_seconds"] + run["system_cpu_seconds"]
+                run["cpu_ms_per_judge_call"] = round(1000 * cpu / max(1, run["judge_requests"]), 3)
+                by_scheme[scheme].append(run)
+                sc.runs.append(run)
+
+        def clean(run: dict[str, Any]) -> bool:
+            return bool(run["rc"] == 0 and run["judge_requests"] == calls)
+
+        best: dict[str, dict[str, float]] = {}
+        for scheme, runs in by_scheme.items():
+            good = [r for r in runs if clean(r) and r["evaluation_seconds"] is not None]
+            sc.metrics[f"{scheme}_evaluation_seconds"] = [r["evaluation_seconds"] for r in runs]
+            sc.metrics[f"{scheme}_wall_seconds"] = [r["wall_seconds"] for r in runs]
+            sc.metrics[f"{scheme}_cpu_ms_per_judge_call"] = [
+                r["cpu_ms_per_judge_call"] for r in runs
+            ]
+            sc.metrics[f"{scheme}_max_in_flight"] = [r["max_in_flight"] for r in runs]
+            if good:
+                best[scheme] = {
+                    "evaluation": min(r["evaluation_seconds"] for r in good),
+                    "wall": min(r["wall_seconds"] for r in good),
+                    "cpu": min(r["cpu_ms_per_judge_call"] for r in good),
+                }
+            else:
+                sc.notes.append(f"no clean {scheme} run: " + "; ".join(
+                    f"rc={r['rc']} calls={r['judge_requests']}/{calls}" for r in runs))  # fmt: skip
+        sc.metrics["ideal_seconds"] = round(ideal, 3)
+        if "http" in best and "https" in best:
+            ratio = best["https"]["evaluation"] / best["http"]["evaluation"]
+            pairs = [h["evaluation_seconds"] / p["evaluation_seconds"]
+                     for p, h in zip(by_scheme["http"], by_scheme["https"], strict=True)
+                     if clean(p) and clean(h) and p["evaluation_seconds"] and h["evaluation_seconds"]]  # fmt: skip
+            sc.metrics["https_over_http_evaluation"] = round(ratio, 3)
+            sc.metrics["https_over_http_evaluation_per_pair"] = [round(x, 3) for x in pairs]
+            sc.targets.append(
+                Target("f", "evaluation span https / http",
+                       f"{ratio:.2f} ({best['https']['evaluation']:.2f} s vs {best['http']['evaluation']:.2f} s)",
+                       "<= 1.15", _status(ratio <= 1.15),
+                       f"best of {len(by_scheme['http'])} each; per alternating pair: "
+                       + ", ".join(f"{x:.2f}" for x in pairs))
+            )  # fmt: skip
+            sc.targets.append(
+                Target("f", "CPU per judge call https / http",
+                       f"{best['https']['cpu']:.2f} vs {best['http']['cpu']:.2f} ms", "report", "INFO",
+                       "whole pytest process CPU / judge calls, best run of each")
+            )  # fmt: skip
+        if "https" in best and ideal > 0:
+            eval_ratio = best["https"]["evaluation"] / ideal
+            wall_ratio = best["https"]["wall"] / ideal
+            sc.targets.append(
+                Target("f", "https evaluation wall / ideal", f"{eval_ratio:.2f} ({best['https']['evaluation']:.2f} s vs {ideal:.2f} s)",
+                       "<= 1.3", _status(eval_ratio <= 1.3))
+            )  # fmt: skip
+            sc.targets.append(
+                Target("f", "https pytest process wall / ideal", f"{wall_ratio:.2f} ({best['https']['wall']:.2f} s vs {ideal:.2f} s)",
+                       "<= 1.5", _status(wall_ratio <= 1.5))
+            )  # fmt: skip
+        return sc
+
 
 def _summary_line(stdout: str) -> str:
     lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
@@ -676,7 +791,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1000, help="rows of the main suite")
     parser.add_argument("--delay", type=float, default=0.1, help="judge latency, seconds")
     parser.add_argument("--concurrency", type=int, default=64, help="--genai-concurrency")
-    parser.add_argument("--scenarios", default="a,b,c,d,e", help="comma-separated subset of a-e")
+    parser.add_argument("--scenarios", default="a,b,c,d,e,f", help="comma-separated subset of a-f")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="output directory")
     parser.add_argument("--collect-rows", type=int, default=10000, help="rows for scenario c")
     parser.add_argument("--sequential-rows", type=int, default=200, help="rows run in scenario e")
@@ -702,10 +817,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.out = args.out.resolve()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set("abcde"))
+    unknown = sorted(set(chosen) - set("abcdef"))
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
-    args.chosen = [s for s in "abcde" if s in chosen]
+    args.chosen = [s for s in "abcdef" if s in chosen]
     return args
 
 
@@ -717,10 +832,19 @@ def main(argv: list[str] | None = None) -> int:
     scenarios: list[Scenario] = []
     started = time.perf_counter()
     server = ServerProcess(delay=args.delay, max_seconds=4 * 3600.0)
+    tls_server: ServerProcess | None = None
+    if "f" in args.chosen:  # the same judge over HTTPS, with a throwaway CA
+        tls_server = ServerProcess(
+            delay=args.delay, max_seconds=4 * 3600.0, tls=True, ca_file=args.out / "tls" / "ca.pem"
+        )
     try:
         server.start()
         print(f"judge server pid {server.pid} at {server.base_url}", flush=True)
-        bench = Bench(args, server)
+        if tls_server is not None:
+            tls_server.start()
+            print(f"HTTPS judge server pid {tls_server.pid} at {tls_server.base_url}, "
+                  f"CA {tls_server.ca_file}", flush=True)  # fmt: skip
+        bench = Bench(args, server, tls_server)
         bench.warm_up()
         known, has_dir = bench.cache_support()
         print(f"verdict cache options: --genai-cache {'yes' if known else 'no'}, "
@@ -731,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
             "c": bench.scenario_c,
             "d": bench.scenario_d,
             "e": bench.scenario_e,
+            "f": bench.scenario_f,
         }
         for key in args.chosen:
             print(f"scenario {key}", flush=True)
@@ -740,6 +865,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + target.line(), flush=True)
     finally:
         server.stop()
+        if tls_server is not None:
+            tls_server.stop()
     document = {
         "machine": info,
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

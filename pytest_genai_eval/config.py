@@ -111,6 +111,9 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
     base_url, model, key = v["judge_base_url"], v["judge_model"], v["judge_api_key"]
     if base_url is None and key and env.get("OPENAI_API_KEY"):
         base_url = OPENAI_DEFAULT_BASE_URL
+    ca_bundle = v["ca_bundle"]
+    if ca_bundle is not None and not ca_bundle.exists():
+        raise ConfigError(f"genai CA bundle: {ca_bundle} does not exist")
     judge: EndpointSettings | None = None
     missing = ""
     if base_url and model:
@@ -120,6 +123,7 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
             api_key=Secret(key) if key else None,
             timeout=float(v["judge_timeout"]),
             max_retries=int(v["judge_retries"]),
+            ca_bundle=str(ca_bundle) if ca_bundle is not None else None,
         )
     else:
         lacking = [n for n, x in (("base URL", base_url), ("model", model)) if not x]

@@ -1,10 +1,9 @@
 """Asking judge endpoints: the verdict cache, bounded concurrency, a rate limit, one client per
-endpoint with many small connection pools."""
+endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import Mapping
@@ -15,8 +14,6 @@ from .judges import JudgeAnswer, JudgeUnavailable, PromptTemplate
 from .llm import ChatClient, EndpointSettings, LLMError
 from .redact import Redactor
 from .results import TokenUsage
-
-POOL_SIZE = 8  # connections per httpx client; several small pools beat one big pool
 
 
 class RateLimiter:
@@ -72,8 +69,9 @@ class LLMJudgeRunner:
         if client is None:
             self.redactor.add(endpoint.api_key.reveal() if endpoint.api_key else None)
             self.redactor.add_url(endpoint.base_url)
-            pool = min(POOL_SIZE, self.concurrency)
-            client = ChatClient(endpoint, pool_size=pool, clients=math.ceil(self.concurrency / pool))
+            # one client whose pool holds `concurrency` connections (aiohttp's pool serves one
+            # big pool as well as several small ones)
+            client = ChatClient(endpoint, pool_size=self.concurrency)
             self._clients[endpoint] = client
         return client
 

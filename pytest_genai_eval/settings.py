@@ -102,6 +102,15 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="N",
         minimum=0,
     ),
+    _s(
+        "ca_bundle",
+        "path",
+        "CA certificates (a PEM file or a hashed directory) trusted for an https judge instead "
+        "of SSL_CERT_FILE and the system store.",
+        None,
+        metavar="PATH",
+        shown_default="`SSL_CERT_FILE`, else the system store",
+    ),
     _s("require_judge", "bool", "Fail at start (exit 4) when LLM judges are needed but no judge "
        "is configured.", False),
     _s(

@@ -18,18 +18,20 @@ from typing import Any, Protocol
 
 import httpx
 
+from .errors import AppError, ConfigurationError
 from .evalset import Row
 from .llm import ChatClient, EndpointSettings, LLMError, Secret
 from .outputs import AppOutput, parse_app_output
 from .redact import Redactor, public_url, url_secrets
 from .threads import run_in_daemon_thread
+from .transport import TLSConfigError, async_client, needs_tls, tls_context
 
 
-class TargetConfigError(ValueError):
+class TargetConfigError(ConfigurationError, ValueError):
     """The app specification is invalid (raised before anything is called)."""
 
 
-class AppCallError(Exception):
+class AppCallError(AppError):
     """The app failed on one row; the message is what the row's report shows."""
 
 
@@ -147,12 +149,12 @@ class ChatTarget:
         return [s for s in (key.reveal() if key else None, *url_secrets(self.settings.base_url)) if s]
 
     async def call(self, row: Row) -> AppOutput:
-        if self._client is None:
-            self._client = ChatClient(self.settings)
         messages = list(row.messages)
         if self.system_prompt:
             messages = [{"role": "system", "content": self.system_prompt}, *messages]
         try:
+            if self._client is None:  # raises LLMError when the CA bundle cannot be used
+                self._client = ChatClient(self.settings)
             reply = await self._client.chat(messages)
         except LLMError as exc:
             raise AppCallError(str(exc)) from exc
@@ -215,6 +217,7 @@ class HttpJsonTarget:
     headers_env: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
     description: str = ""
+    ca_bundle: str | None = None  # CAs for an https:// url (see EndpointSettings.ca_bundle)
     _client: httpx.AsyncClient | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -238,7 +241,12 @@ class HttpJsonTarget:
 
     async def call(self, row: Row) -> AppOutput:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            # aiohttp's pool under httpx's API (transport.py); TLS context only for https
+            try:
+                tls = tls_context(self.ca_bundle) if needs_tls(self.url) else None
+            except TLSConfigError as exc:
+                raise AppCallError(f"cannot call {public_url(self.url)}: {exc}") from None
+            self._client = async_client(tls=tls, timeout=self.timeout)
         headers = self._header_values()
         redact = Redactor(headers.values())
         redact.add_url(self.url)
@@ -285,6 +293,20 @@ class HttpJsonTarget:
 # ---- building a target from a specification ---------------------------------------------------
 
 
+def _ca_bundle(spec: Mapping[str, Any], base_dir: Path | None, where: str) -> str | None:
+    """The app's ``ca_bundle`` as an absolute path (relative: to ``base_dir``, the suite file's
+    directory, else the working directory; ``~`` expanded); it must exist."""
+    value = spec.get("ca_bundle")
+    if value is None or value == "":
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.exists():
+        raise TargetConfigError(f"{where}.ca_bundle: {str(path)!r} does not exist")
+    return str(path)
+
+
 def build_target(spec: Any, *, base_dir: Path | None = None, where: str = "app") -> Target | None:
     """A target from a suite file's ``app`` value or a Python object."""
     if spec is None:
@@ -310,6 +332,7 @@ def build_target(spec: Any, *, base_dir: Path | None = None, where: str = "app")
             api_key=Secret(api_key) if api_key else None,
             timeout=float(spec.get("timeout", 60.0)),
             temperature=float(spec.get("temperature", 0.0)),
+            ca_bundle=_ca_bundle(spec, base_dir, where),
         )
         system_prompt = spec.get("system_prompt")
         return ChatTarget(settings, system_prompt=str(system_prompt) if system_prompt else None)
@@ -326,8 +349,19 @@ def build_target(spec: Any, *, base_dir: Path | None = None, where: str = "app")
             context_path=spec.get("context_path"),
             headers_env={str(k): str(v) for k, v in headers_env.items()},
             timeout=float(spec.get("timeout", 60.0)),
+            ca_bundle=_ca_bundle(spec, base_dir, where),
         )
-    raise TargetConfigError(f"{where}.type: expected 'callable', 'openai' or 'http', got {kind!r}")
+    from .registry import available, plugin_target  # targets of installed packages
+
+    plugin = plugin_target(str(kind), spec, base_dir, where) if isinstance(kind, str) else None
+    if plugin is not None:
+        target: Target = plugin
+        return target
+    installed = sorted(available("targets"))
+    extra = f", or one of installed packages: {', '.join(installed)}" if installed else ""
+    raise TargetConfigError(
+        f"{where}.type: expected 'callable', 'openai' or 'http'{extra}, got {kind!r}"
+    )
 
 
 async def call_timed(target: Target, row: Row) -> TimedOutput:

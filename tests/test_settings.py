@@ -142,7 +142,7 @@ def test_the_catalog_drives_names_factories_and_root_causes() -> None:
     from pytest_genai_eval.judge_catalog import BUILTIN, ROOT_CAUSE_ORDER
     from pytest_genai_eval.judges import BUILTIN_JUDGES, JudgeSet
 
-    assert BUILTIN_JUDGES == tuple(j.name for j in BUILTIN)
+    assert tuple(j.name for j in BUILTIN) == BUILTIN_JUDGES
     assert sorted(ROOT_CAUSE_ORDER) == sorted(BUILTIN_JUDGES)
     assert ROOT_CAUSE_ORDER[:3] == ("context_sufficiency", "chunk_relevance", "groundedness")
     judges = JudgeSet.build().judges  # every built-in is importable and named as registered
