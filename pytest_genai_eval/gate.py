@@ -33,7 +33,9 @@ from .vocabulary import (
     ERRORS,
     JUDGED_PREFIXES,
     OVERALL,
+    OVERALL_BASE,
     OVERALL_RATING,
+    PREFIXES,
     RATE_SUFFIX,
     error_total,
     fmt_number,
@@ -82,10 +84,10 @@ class Threshold:
         if self.name.count("/") >= 2:
             return self.name
         for prefix in JUDGED_PREFIXES:
-            candidate = f"{prefix}/{self.name}/rating/percentage"
+            candidate = f"{prefix}/{self.name}{RATE_SUFFIX}"
             if candidate in metrics:
                 return candidate
-        return f"response/llm_judged/{self.name}/rating/percentage"
+        return f"{PREFIXES['llm']}/{self.name}{RATE_SUFFIX}"
 
     def operator(self, metric: str) -> Op:
         if self.op is not None:
@@ -101,7 +103,7 @@ class Threshold:
     @property
     def is_pass_rate(self) -> bool:
         metric = self.metric({})
-        return metric.endswith("/rating/percentage")
+        return metric.endswith(RATE_SUFFIX)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "value": self.value, "origin": self.origin}
@@ -192,7 +194,7 @@ def known_metrics(names: Iterable[str]) -> set[str]:
             f"judge/{name}/{counter}"
             for counter in ("error_count", "skipped_count", "not_run_count", "agreement/average")
         }
-        known.add(f"response/overall_assessment/root_cause/{name}/count")
+        known.add(f"{OVERALL_BASE}/root_cause/{name}/count")
     known |= set(ALIASES.values())
     return known
 
