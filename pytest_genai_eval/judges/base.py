@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import string
@@ -159,20 +160,21 @@ class PromptTemplate:
     user: str
     source: str = "built-in"
 
-    @property
+    # Both are asked for on every judge call: computed once per template (it is frozen).
+    @functools.cached_property
     def version(self) -> str:
         digest = hashlib.sha256(f"{self.system}\x00{self.user}".encode()).hexdigest()
         return digest[:12]
 
-    @property
-    def variables(self) -> set[str]:
+    @functools.cached_property
+    def variables(self) -> frozenset[str]:
         found: set[str] = set()
         for text in (self.system, self.user):
             for match in string.Template.pattern.finditer(text):
                 named = match.group("named") or match.group("braced")
                 if named:
                     found.add(named)
-        return found
+        return frozenset(found)
 
     def render(self, variables: Mapping[str, str]) -> list[dict[str, str]]:
         missing = self.variables - set(variables)

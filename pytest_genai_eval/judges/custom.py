@@ -127,7 +127,7 @@ class CustomLLMJudge:
     kind: AssessmentKind = "llm"
 
     @property
-    def variables(self) -> set[str]:
+    def variables(self) -> frozenset[str]:
         return self.template.variables
 
     def applies(self, ctx: EvalContext) -> bool:
