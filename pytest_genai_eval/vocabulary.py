@@ -258,11 +258,13 @@ def fmt_delta(name: str, delta: Any, *, typographic: bool = False) -> str:
     if d is None:
         return "—"
     rate = metric_kind(name) == "rate"
-    if typographic and abs(100 * d if rate else d) < (0.05 if rate else 1e-12):
-        return "±0.0 pts" if rate else "±0"
+    latency = name.startswith(f"{LATENCY}/")
+    shown = 100 * d if rate else d  # what the text below shows, to its last digit
+    if typographic and abs(shown) < (0.05 if rate else 0.005 if latency else 1e-12):
+        return "±0.0 pts" if rate else "±0.00s" if latency else "±0"
     if rate:
         text = f"{100 * d:+.1f} pts"
-    elif name.startswith(f"{LATENCY}/"):
+    elif latency:
         text = f"{d:+.2f}s"
     else:
         text = f"{d:+.4g}"

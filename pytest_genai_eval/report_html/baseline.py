@@ -4,7 +4,15 @@ and the key metrics side by side."""
 from __future__ import annotations
 
 from ..compare import Comparison, MetricDelta, metric_label
-from ..vocabulary import APP_ERRORS, JUDGE_ERRORS, fmt_ci, fmt_value, rate_metrics
+from ..vocabulary import (
+    APP_ERRORS,
+    JUDGE_ERRORS,
+    fmt_ci,
+    fmt_pct,
+    fmt_value,
+    rate_base,
+    rate_metrics,
+)
 from .formatting import _delta_text, _short_time, e
 
 __all__ = ("baseline_section",)
@@ -21,6 +29,18 @@ def _baseline_metrics(comparison: Comparison) -> list[MetricDelta]:
         JUDGE_ERRORS,
     ]
     return [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+
+
+def _bounds(name: str, current: dict[str, float | None]) -> str:
+    """`` (0.0–78.6% with 11 unassessed)`` for a rate whose rows are unassessed in this run."""
+    base = rate_base(name)
+    count = current.get(f"{base}/unassessed_count")
+    low = current.get(f"{base}/pessimistic_percentage")
+    high = current.get(f"{base}/optimistic_percentage")
+    if not count or low is None or high is None:
+        return ""
+    text = f"{fmt_pct(low)}–{fmt_pct(high)} with {count:.0f} unassessed"
+    return f" <span class=muted>({e(text)})</span>"
 
 
 def baseline_section(comparison: Comparison) -> str:
@@ -63,6 +83,7 @@ def baseline_section(comparison: Comparison) -> str:
         if rules
         else ""
     )
+    current = {m.name: m.new for m in comparison.metrics}
     deltas = []
     for m in _baseline_metrics(comparison):
         text, cls = _delta_text(m)
@@ -80,7 +101,7 @@ def baseline_section(comparison: Comparison) -> str:
         deltas.append(
             f"<tr><td>{e(metric_label(m.name))}</td>"
             f'<td class="num">{e(fmt_value(m.name, m.old))}{old_ci}</td>'
-            f'<td class="num">{e(fmt_value(m.name, m.new))}{new_ci}</td>'
+            f'<td class="num">{e(fmt_value(m.name, m.new))}{new_ci}{_bounds(m.name, current)}</td>'
             f'<td class="num" style="color:{color}">{e(text)}</td></tr>'
         )
     metrics_html = (

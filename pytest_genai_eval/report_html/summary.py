@@ -57,6 +57,11 @@ def summary_cards(metrics: Mapping[str, Any], rows: Sequence[RowResult]) -> str:
         counts[r.status] = counts.get(r.status, 0) + 1
     interval = fmt_ci(metrics.get(f"{OVERALL_RATING}/ci_low"), metrics.get(f"{OVERALL_RATING}/ci_high"))
     ci = f"95% CI {interval}" if interval else "no rated rows"
+    unassessed = number(metrics.get(f"{OVERALL_RATING}/unassessed_count")) or 0
+    if unassessed:  # the rate counts the rated rows only: show what the gate decides on
+        low = fmt_pct(metrics.get(f"{OVERALL_RATING}/pessimistic_percentage"))
+        high = fmt_pct(metrics.get(f"{OVERALL_RATING}/optimistic_percentage"))
+        ci = f"{low}–{high} with {unassessed:.0f} unassessed · {ci}"
     errors = error_total(metrics)
     cards = [
         ("overall pass rate", fmt_pct(metrics.get(OVERALL)), ci),
