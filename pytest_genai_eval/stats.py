@@ -5,7 +5,10 @@ Everything here is a pure function over plain numbers (``math`` and ``statistics
 * :func:`wilson_interval` - confidence interval for a pass rate;
 * :func:`exact_mcnemar` / :func:`mcnemar_one_sided_drop` - paired tests for "did the pass rate
   change between the baseline run and this run", on the discordant pairs only;
-* :func:`percentile` - linear-interpolation percentile, same as numpy's default method.
+* :func:`percentile` - linear-interpolation percentile, same as numpy's default method;
+* error bars after Miller, "Adding Error Bars to Evals" (2024): :func:`mean_estimate`,
+  :func:`clustered_estimate`, :func:`paired_difference`, and power: :func:`min_detectable_drop`,
+  :func:`rows_needed`.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from statistics import NormalDist
+from typing import NamedTuple
 
 __all__ = (
+    "MeanEstimate",
+    "PairedDifference",
     "binomial_cdf",
+    "clustered_estimate",
     "exact_mcnemar",
     "mcnemar_one_sided_drop",
+    "mean_estimate",
+    "min_detectable_drop",
     "normal_quantile",
+    "paired_difference",
     "percentile",
+    "rows_needed",
     "wilson_interval",
 )
 
@@ -119,3 +130,127 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if fraction == 0.0 or low_value == high_value:
         return low_value
     return low_value + (high_value - low_value) * fraction
+
+
+# ---- error bars (Miller, "Adding Error Bars to Evals", 2024) ------------------------------------
+# Each row's score is a number in [0, 1] (a pass is 1, a fail 0). The mean is the pass rate; its
+# standard error treats the rows as draws from a super-population of questions.
+
+
+class MeanEstimate(NamedTuple):
+    """A mean with its standard error and ``confidence`` interval (normal approximation)."""
+
+    mean: float
+    standard_error: float
+    low: float
+    high: float
+    n: int
+
+
+def _interval(mean: float, se: float, n: int, confidence: float) -> MeanEstimate:
+    z = normal_quantile(0.5 + confidence / 2.0)
+    return MeanEstimate(mean, se, mean - z * se, mean + z * se, n)
+
+
+def mean_estimate(scores: Sequence[float], confidence: float = 0.95) -> MeanEstimate | None:
+    """The mean of ``scores`` with SE = s / sqrt(n) (s: the sample standard deviation, n - 1);
+    None without scores. For 0/1 scores this is the pass rate and its CLT interval."""
+    n = len(scores)
+    if n == 0:
+        return None
+    mean = math.fsum(scores) / n
+    variance = math.fsum((x - mean) ** 2 for x in scores) / (n - 1) if n > 1 else 0.0
+    return _interval(mean, math.sqrt(variance / n), n, confidence)
+
+
+def clustered_estimate(
+    scores: Sequence[float], clusters: Sequence[object], confidence: float = 0.95
+) -> MeanEstimate | None:
+    """The mean with a cluster-robust standard error: rows that share a cluster (questions about
+    the same document, turns of one conversation) are not independent draws.
+
+    SE_clustered^2 = 1/n^2 * sum over clusters c of (sum over rows i in c of (x_i - mean))^2
+    (Miller 2024, eq. 4), which equals the plain SE^2 * (n - 1) / n when every row is its own
+    cluster."""
+    n = len(scores)
+    if n == 0:
+        return None
+    if len(clusters) != n:
+        raise ValueError(f"clustered_estimate needs one cluster per score ({len(clusters)} != {n})")
+    mean = math.fsum(scores) / n
+    sums: dict[object, float] = {}
+    for x, cluster in zip(scores, clusters, strict=True):
+        sums[cluster] = sums.get(cluster, 0.0) + (x - mean)
+    variance = math.fsum(s * s for s in sums.values()) / (n * n)
+    return _interval(mean, math.sqrt(variance), n, confidence)
+
+
+class PairedDifference(NamedTuple):
+    """``new - old`` on the same rows: the mean difference with its standard error and
+    interval, and the correlation of the two runs' per-row scores (None when either run's
+    scores do not vary)."""
+
+    mean: float
+    standard_error: float
+    low: float
+    high: float
+    n: int
+    correlation: float | None
+
+
+def paired_difference(
+    old: Sequence[float], new: Sequence[float], confidence: float = 0.95
+) -> PairedDifference | None:
+    """Paired analysis (Miller 2024, section 4): the SE of the mean of per-row differences is
+    smaller than the unpaired one by the correlation of the runs' scores."""
+    n = len(old)
+    if n != len(new):
+        raise ValueError(f"paired_difference needs as many old as new scores ({n} != {len(new)})")
+    if n == 0:
+        return None
+    estimate = mean_estimate([b - a for a, b in zip(old, new, strict=True)], confidence)
+    assert estimate is not None
+    mean_old, mean_new = math.fsum(old) / n, math.fsum(new) / n
+    cov = math.fsum((a - mean_old) * (b - mean_new) for a, b in zip(old, new, strict=True))
+    var_old = math.fsum((a - mean_old) ** 2 for a in old)
+    var_new = math.fsum((b - mean_new) ** 2 for b in new)
+    corr = cov / math.sqrt(var_old * var_new) if var_old > 0 and var_new > 0 else None
+    return PairedDifference(*estimate[:4], n, corr)
+
+
+def _z_total(alpha: float, power: float) -> float:
+    if not 0.0 < alpha < 1.0 or not 0.0 < power < 1.0:
+        raise ValueError(f"alpha and power must be between 0 and 1, got {alpha!r}, {power!r}")
+    return normal_quantile(1.0 - alpha / 2.0) + normal_quantile(power)
+
+
+def min_detectable_drop(
+    rate: float, n: int, *, alpha: float = 0.05, power: float = 0.8, correlation: float = 0.0
+) -> float | None:
+    """The smallest drop of a pass rate ``rate`` that a comparison of two runs of ``n`` rows
+    detects with probability ``power`` at two-sided significance ``alpha``:
+    (z_{1-alpha/2} + z_power) * sqrt(2 * rate * (1 - rate) * (1 - correlation) / n).
+    ``correlation`` is that of the paired per-row scores (0: unpaired, the conservative
+    case). None without rows."""
+    if n <= 0:
+        return None
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be within 0..1, got {rate!r}")
+    if not -1.0 <= correlation < 1.0:
+        raise ValueError(f"correlation must be within -1..1 (excluded), got {correlation!r}")
+    spread = 2.0 * rate * (1.0 - rate) * (1.0 - correlation)
+    return _z_total(alpha, power) * math.sqrt(spread / n)
+
+
+def rows_needed(
+    rate: float, drop: float, *, alpha: float = 0.05, power: float = 0.8, correlation: float = 0.0
+) -> int:
+    """How many rows two runs need so that a drop of ``drop`` from ``rate`` is detected with
+    probability ``power`` at two-sided significance ``alpha`` (the inverse of
+    :func:`min_detectable_drop`, rounded up)."""
+    if not 0.0 < drop <= 1.0:
+        raise ValueError(f"drop must be within 0..1 (0 excluded), got {drop!r}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be within 0..1, got {rate!r}")
+    spread = 2.0 * rate * (1.0 - rate) * (1.0 - correlation)
+    return max(1, math.ceil(spread * (_z_total(alpha, power) / drop) ** 2))

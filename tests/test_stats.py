@@ -172,3 +172,53 @@ def test_percentile_matches_numpy() -> None:
     values = [0.3, 9.1, 2.2, 2.2, 7.5, 4.4, 1.0]
     for q in (0, 5, 25, 50, 66.6, 90, 99, 100):
         assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+# ---- error bars (Miller 2024) -------------------------------------------------------------------
+from pytest_genai_eval.stats import (  # noqa: E402
+    clustered_estimate,
+    mean_estimate,
+    min_detectable_drop,
+    paired_difference,
+    rows_needed,
+)
+
+
+def test_mean_estimate_by_hand() -> None:
+    estimate = mean_estimate([1, 1, 0, 0])
+    assert estimate is not None
+    # s^2 = (4 * 0.25) / 3; SE = sqrt(s^2 / 4)
+    assert estimate.mean == 0.5 and estimate.n == 4
+    assert estimate.standard_error == pytest.approx((1 / 3) ** 0.5 / 2)
+    assert estimate.low == pytest.approx(0.5 - 1.959964 * 0.288675, abs=1e-5)
+    assert mean_estimate([]) is None
+    assert mean_estimate([1]).standard_error == 0.0  # type: ignore[union-attr]
+
+
+def test_clustered_standard_error() -> None:
+    own = clustered_estimate([1, 1, 0, 0], ["a", "b", "c", "d"])
+    assert own is not None and own.standard_error == pytest.approx(0.25)  # plain SE^2 * (n-1)/n
+    shared = clustered_estimate([1, 1, 0, 0], ["a", "a", "b", "b"])
+    assert shared is not None and shared.standard_error == pytest.approx(0.125**0.5)
+    assert shared.standard_error > own.standard_error  # correlated rows tell less
+    with pytest.raises(ValueError, match="one cluster per score"):
+        clustered_estimate([1, 0], ["a"])
+
+
+def test_paired_difference_by_hand() -> None:
+    diff = paired_difference([1, 1, 0, 0], [1, 0, 0, 0])
+    assert diff is not None
+    assert diff.mean == -0.25 and diff.standard_error == pytest.approx(0.25)
+    assert diff.correlation == pytest.approx(0.5 / 0.75**0.5)
+    assert paired_difference([1, 1], [1, 1]).correlation is None  # type: ignore[union-attr]
+
+
+def test_power() -> None:
+    z = 1.959964 + 0.841621
+    assert min_detectable_drop(0.8, 200) == pytest.approx(z * 0.04, rel=1e-5)
+    # pairing with correlated scores sees smaller drops
+    assert min_detectable_drop(0.8, 200, correlation=0.5) == pytest.approx(z * 0.04 * 0.5**0.5, rel=1e-5)
+    assert rows_needed(0.8, 0.05) == 1005  # 0.32 * (z / 0.05)^2 = 1004.7
+    assert rows_needed(0.8, 0.05) >= 1 and min_detectable_drop(0.8, 0) is None
+    with pytest.raises(ValueError):
+        rows_needed(0.8, 0.0)
