@@ -143,7 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
        "with `genai-eval merge`.", None, ini=None, metavar="K/N"),
     _s("progress", "choice", "Progress lines while waiting for evaluations (auto: only on a "
        "terminal, not in CI, not with -q).", "auto", choices=("auto", "on", "off"),
-       env=("CI",), shown_default="auto (`CI` set: quiet)"),
+       shown_default="auto (`CI` set: quiet)"),
     _s("progress_interval", "float", "Seconds between progress lines.", 5.0, metavar="SECONDS",
        minimum=0.01),
     _s("baseline", "path", "A previous results directory (or evaluation_results.json) to "

@@ -158,3 +158,28 @@ def test_readme_layout_names_every_module() -> None:
         assert path.name in layout, f"README's Layout does not list {path.relative_to(package)}"
     for folder in ("judges/", "compare/", "report_html/"):
         assert folder in layout
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "false"])
+def test_ci_runners_environment_is_never_a_setting_value(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """CI services export ``CI=true``: it quiets progress lines and is never read as a value."""
+    monkeypatch.setenv("CI", value)
+    pytester.makeconftest(
+        """
+from pytest_genai_eval.keys import SESSION_KEY
+
+def pytest_collection_finish(session):
+    print("RESOLVED", session.config.stash[SESSION_KEY].settings.progress)
+"""
+    )
+    result = pytester.runpytest("-s")
+    assert result.ret == 5, result.stderr.str()
+    assert "RESOLVED auto" in result.stdout.str()
+
+
+def test_no_setting_reads_an_environment_variable_that_ci_services_set() -> None:
+    generic = {"CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "TF_BUILD", "JENKINS_URL"}
+    for s in SETTINGS:
+        assert not generic & set(s.env), s.name
