@@ -30,6 +30,7 @@ def evaluate(
     repeat: int | None = None,
     repeat_rule: str | None = None,
     allow_empty: bool = False,
+    tool_call_match: Mapping[str, Any] | None = None,
 ) -> Callable[[F], F]:
     """Parametrize a test over the rows of an evaluation set.
 
@@ -43,9 +44,11 @@ def evaluate(
     functions, or the suite-file dict form); ``checks`` deterministic check specs such as
     ``{"type": "regex", "pattern": "..."}``; ``panels`` judge name -> ``{"models": [...],
     "samples": N, "aggregate": "majority"}``; ``repeat`` / ``repeat_rule`` run every LLM judge
-    several times (see docs/judges.md). An empty evaluation set is an error unless
-    ``allow_empty=True``. The arguments are ``suite.SUITE_KEYS`` (all but the file-only
-    ``rows``), as in a suite file.
+    several times (see docs/judges.md); ``tool_call_match`` how ``tool_call_correctness``
+    compares tool calls with ``expected_tool_calls`` (``{"trajectory": "superset", "arguments":
+    "subset", "tools": {"search_docs": {"arguments": "ignore"}}}``). An empty evaluation set is
+    an error unless ``allow_empty=True``. The arguments are ``suite.SUITE_KEYS`` (all but the
+    file-only ``rows``), as in a suite file.
     """
     optional: dict[str, Any] = {
         "custom_judges": list(custom_judges) if custom_judges is not None else None,
@@ -55,6 +58,7 @@ def evaluate(
         "repeat_rule": repeat_rule,
         "allow_empty": allow_empty or None,
         "description": description,
+        "tool_call_match": tool_call_match,
     }
     marker = pytest.mark.genai_eval(
         data=data,

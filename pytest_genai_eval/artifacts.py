@@ -29,6 +29,7 @@ from pytest_genai_eval.document import SCHEMA_VERSION, RunDocument, as_document
 from pytest_genai_eval.errors import ArtifactError
 from pytest_genai_eval.metrics import (
     assessment_prefix,
+    detail_columns,
     is_flaky,
     retrieval_value_column,
     score_column,
@@ -65,8 +66,11 @@ def row_record(result: RowResult) -> dict[str, Any]:
     Order: ``suite``, ``request_id``, the input row's own keys (request, expected_response,
     guidelines, extra columns...), then the computed columns. ``flaky`` (bool) is True when a
     judge panel's or repeat's votes disagreed on some assessment of the row; numeric custom
-    judges add ``<prefix>/<name>/score``. An input key that collides with a
-    computed column is dropped: the computed value wins.
+    judges add ``<prefix>/<name>/score``. Rows whose output carries tool calls add
+    ``agent/tool_calls`` (the calls: JSON in the JSONL, JSON text in CSV and Parquet) and
+    ``agent/tool_call_count``; the tool-call check adds
+    ``response/tool_call/tool_call_correctness/precision|recall|f1``. An input key that
+    collides with a computed column is dropped: the computed value wins.
     """
     usage = result.app_usage
     computed: dict[str, Any] = {
@@ -78,6 +82,9 @@ def row_record(result: RowResult) -> dict[str, Any]:
         "agent/input_token_count": usage.prompt_tokens if usage else None,
         "agent/output_token_count": usage.completion_tokens if usage else None,
     }
+    if result.tool_calls is not None:  # rows whose output carries tool calls
+        computed["agent/tool_calls"] = result.tool_calls
+        computed["agent/tool_call_count"] = len(result.tool_calls)
     for a in result.assessments:
         base = f"{assessment_prefix(a)}/{a.name}"
         value_column = retrieval_value_column(a)
@@ -86,6 +93,7 @@ def row_record(result: RowResult) -> dict[str, Any]:
         score = score_column(a)
         if score is not None:
             computed[score] = a.value
+        computed.update(detail_columns(a))
         computed[f"{base}/rating"] = a.rating
         computed[f"{base}/rationale"] = a.rationale
         computed[f"{base}/error_message"] = a.error

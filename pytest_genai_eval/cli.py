@@ -4,7 +4,8 @@ Commands:
 
 * ``compare BASELINE CURRENT`` - compare two runs (results directories or
   ``evaluation_results.json`` files) and gate on regressions;
-* ``history`` - list the recorded runs from the history database;
+* ``history`` - list the recorded runs from the history database (``--export parquet PATH``:
+  write them as one Parquet table, a row per run and a column per metric);
 * ``report RESULTS`` - build the self-contained HTML report (and optionally Markdown) of a run.
 
 Exit codes: 0 passed (also: an incompatible baseline, which is reported but not gated), 1 the
@@ -35,6 +36,7 @@ from .compare import (
 from .document import RunDocument, json_schema
 from .gate import EXIT_OK, EXIT_QUALITY_FAILED, EXIT_USAGE_ERROR
 from .history import DEFAULT_HISTORY_DB, HistoryError, HistoryRun, HistoryStore
+from .history_export import EXPORT_FORMATS, ExportError, write_parquet
 from .report_html import REPORT_NAME, render_html, write_html
 from .report_md import render_comparison_markdown, render_markdown, write_markdown
 from .results import RowResult
@@ -155,9 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hist.add_argument("--suite", metavar="S", help="Only runs that included suite S.")
     hist.add_argument(
-        "--limit", type=_non_negative_int, default=50, metavar="N", help="At most N runs (50)."
+        "--limit",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="At most N runs, the newest (default: 50 listed, all exported).",
     )
     hist.add_argument("--format", choices=("text", "json"), default="text")
+    hist.add_argument(
+        "--export",
+        nargs=2,
+        metavar=("FORMAT", "PATH"),
+        help="Write the runs to PATH instead of listing them: 'parquet' (one row per run, its "
+        "metrics as columns; needs pyarrow, the parquet extra).",
+    )
 
     rep = commands.add_parser(
         "report",
@@ -319,12 +332,26 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    export = args.export
+    if export is not None and export[0] not in EXPORT_FORMATS:
+        raise UsageError(
+            f"{PROG}: error: --export: unknown format {export[0]!r}; formats: "
+            + ", ".join(EXPORT_FORMATS)
+        )
     if not args.db.exists():
         raise UsageError(f"{PROG}: error: no history database at {args.db}")
+    limit = args.limit if args.limit is not None or export is not None else 50
     try:
-        runs = HistoryStore(args.db).runs(limit=args.limit, suite=args.suite)
+        runs = HistoryStore(args.db).runs(limit=limit, suite=args.suite)
     except HistoryError as exc:
         raise UsageError(f"{PROG}: error: {exc}") from None
+    if export is not None:
+        try:
+            written = write_parquet(runs, Path(export[1]))
+        except ExportError as exc:
+            raise UsageError(f"{PROG}: error: {exc}") from None
+        out.write(f"exported {len(runs)} run(s) to {written}\n")
+        return EXIT_OK
     if args.format == "json":
         out.write(json.dumps([r.to_dict() for r in runs], indent=2, ensure_ascii=False) + "\n")
     else:

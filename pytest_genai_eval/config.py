@@ -15,6 +15,7 @@ import pytest
 from . import settings as settings_table
 from .cache import CacheMode
 from .compare import RegressionRules, rules_from_options
+from .cost import PriceError, PriceTable, parse_prices
 from .errors import ConfigurationError
 from .gate import Threshold, ThresholdError, parse_threshold
 from .llm import EndpointSettings, Secret
@@ -69,6 +70,8 @@ class RunSettings:
     history_db: Path | None
     rootdir: Path | None
     parquet: bool
+    prices: PriceTable | None = None
+    delta_table: str | None = None  # a local path (absolute) or a URI
 
     def shown(self, path: Path | None) -> str | None:
         """Paths in artifacts are relative to the rootdir when inside it (artifacts travel)."""
@@ -96,6 +99,7 @@ class RunSettings:
             "results_dir": self.shown(self.results_dir),
             "baseline": self.shown(self.baseline),
             "baseline_rules": self.baseline_rules.to_dict(),
+            **({"prices": self.prices.to_dict()} if self.prices is not None else {}),
         }
 
 
@@ -136,6 +140,18 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
             origin = "ini genai_thresholds" if line in ini_lines else "--genai-threshold"
             thresholds.append(parse_threshold(str(line), origin))
     except ThresholdError as exc:
+        raise ConfigError(str(exc)) from None
+
+    price_lines = set(map(str, config.getini("genai_prices")))
+    try:
+        prices = parse_prices(
+            (
+                (str(line), "ini genai_prices" if line in price_lines else "--genai-price")
+                for line in v["prices"]
+            ),
+            app_model=v["app_model"],
+        )
+    except PriceError as exc:
         raise ConfigError(str(exc)) from None
 
     baseline = v["baseline"]
@@ -179,6 +195,8 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         history_db=None if v["no_history"] else v["history_db"],
         rootdir=config.rootpath,
         parquet=bool(v["parquet"]),
+        prices=prices,
+        delta_table=str(v["delta_table"]) if v["delta_table"] is not None else None,
     )
 
 

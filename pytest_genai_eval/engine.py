@@ -260,9 +260,11 @@ class Engine:
         context = row.retrieved_context
         latency: float | None = None
         usage: TokenUsage | None = None
+        finish_reason: str | None = None
         if row.response_usage:
             usage = TokenUsage.from_dict(row.response_usage)
-        if response is None and suite.target is not None:
+        tool_calls = row.response_tool_calls
+        if not row.has_response and suite.target is not None:
             assert self._app_slots is not None
             async with self._app_slots:
                 if self._stopping.is_set():
@@ -273,11 +275,15 @@ class Engine:
                     result.app_error = str(exc)
                     return result
             response = timed.output.text
+            tool_calls = timed.output.tool_calls
             latency = timed.latency_seconds
             usage = timed.output.usage
+            finish_reason = timed.output.finish_reason
+            result.app_model = timed.output.model
             if timed.output.retrieved_context is not None:
                 context = timed.output.retrieved_context
         result.response = response
+        result.tool_calls = tool_calls
         result.retrieved_context = context
         result.latency_seconds = latency
         result.app_usage = usage
@@ -288,6 +294,8 @@ class Engine:
             global_guidelines=suite.global_guidelines,
             latency_seconds=latency,
             usage=usage,
+            finish_reason=finish_reason,
+            tool_calls=tool_calls,
         )
         result.assessments = await judge_row(suite, ctx, self.runner)
         return result

@@ -2,7 +2,8 @@
 
 Rows follow the Databricks Agent Evaluation input schema (``request``, ``response``,
 ``expected_response`` / ``expected_facts``, ``guidelines``, ``retrieved_context``,
-``expected_retrieved_context``, any other column kept verbatim) or the MLflow 3 form (``inputs``,
+``expected_retrieved_context``; for agents ``expected_tool_calls``, ``available_tools`` and a
+``tool_call_match`` override; any other column kept verbatim) or the MLflow 3 form (``inputs``,
 ``outputs``, ``expectations``, ``tags``). :func:`load_rows` reads JSONL, JSON, CSV, Parquet or YAML
 files, a pandas DataFrame or a list of dicts, validates every row first and raises one
 :class:`EvalSetError` listing every problem (file, line/row and field) before anything is called.
@@ -43,6 +44,8 @@ import pydantic
 
 from pytest_genai_eval.errors import EvaluationSetError
 from pytest_genai_eval.outputs import normalize_context, parse_app_output
+from pytest_genai_eval.tool_calls import parse_available_tools, parse_expected_tool_calls
+from pytest_genai_eval.tool_match import parse_tool_call_match
 
 if TYPE_CHECKING:
     import pandas
@@ -76,6 +79,9 @@ _AGENT_EVAL_FIELDS = (
     "guidelines",
     "retrieved_context",
     "expected_retrieved_context",
+    "expected_tool_calls",
+    "available_tools",
+    "tool_call_match",
 )
 # Columns of the MLflow 3 form (``tags`` and ``trace_id`` are only interpreted in that form).
 _MLFLOW_FIELDS = ("inputs", "outputs", "expectations")
@@ -84,6 +90,7 @@ _EXPECTATION_FIELDS = (
     "expected_facts",
     "guidelines",
     "expected_retrieved_context",
+    "expected_tool_calls",
 )
 # CSV columns read as text, so that "42" stays a string and JSON text stays parseable.
 _CSV_TEXT_COLUMNS = (*_AGENT_EVAL_FIELDS, *_MLFLOW_FIELDS, "tags", "trace_id")
@@ -193,13 +200,18 @@ class Row(pydantic.BaseModel):
     request_id: str
     request: Any  # the original request value (str or dict), JSON-able
     messages: list[dict[str, Any]]  # what the app receives, as {"messages": messages}
-    response: str | None = None  # text of a precomputed response
+    response: str | None = None  # text of a precomputed response (None: it only calls tools)
     response_usage: dict[str, int] | None = None  # token usage the precomputed response carried
+    # the tool calls a precomputed response made (None: its form carries none; see outputs.py)
+    response_tool_calls: list[dict[str, Any]] | None = None
     expected_response: str | None = None
     expected_facts: list[str] | None = None
     guidelines: list[str] | dict[str, list[str]] | None = None
     retrieved_context: list[dict[str, Any]] | None = None  # {"content", "doc_uri"} chunks
     expected_retrieved_context: list[dict[str, Any]] | None = None
+    expected_tool_calls: list[dict[str, Any]] | None = None  # [] : no call may be made
+    available_tools: list[dict[str, Any]] | None = None  # {"name", "description"?, "parameters"?}
+    tool_call_match: dict[str, Any] | None = None  # this row's override of the suite's modes
     extra: dict[str, Any] = pydantic.Field(
         default_factory=dict
     )  # unknown columns, verbatim (JSON-able)
@@ -209,6 +221,11 @@ class Row(pydantic.BaseModel):
     def request_text(self) -> str:
         """The content of the last user message (``str(content)`` when it is not a string)."""
         return _request_text(self.messages)
+
+    @property
+    def has_response(self) -> bool:
+        """The row carries a precomputed response (text, tool calls or both): no app call."""
+        return self.response is not None or self.response_tool_calls is not None
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able echo of the input row, extra columns at top level."""
@@ -224,6 +241,9 @@ class Row(pydantic.BaseModel):
         record["expected_retrieved_context"] = self.expected_retrieved_context
         if self.response is not None:
             record["response"] = self.response
+        for name in ("expected_tool_calls", "available_tools", "tool_call_match"):
+            if getattr(self, name) is not None:
+                record[name] = getattr(self, name)
         for key, value in self.extra.items():
             record.setdefault(key, value)
         return record
@@ -534,8 +554,45 @@ def _context_parser(
     return parse
 
 
-def _parse_response(value: Any, *, mlflow: bool) -> tuple[str, dict[str, int] | None, Any]:
-    value = _json_text_if(value, ("choices", "content"))
+def _parsed(parser: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A field parser from a ``ValueError``-raising one, JSON text parsed first."""
+
+    def parse(value: Any) -> Any:
+        try:
+            return parser(_json_text(value))
+        except ValueError as exc:
+            raise _FieldError(str(exc)) from None
+
+    return parse
+
+
+def _parse_available_tools(value: Any) -> list[dict[str, Any]] | None:
+    return _parsed(parse_available_tools)(value) or None
+
+
+def _parse_tool_call_match(value: Any) -> dict[str, Any]:
+    _parsed(parse_tool_call_match)(value)
+    return dict(_json_text(value))
+
+
+def _transcript_text(value: Any) -> Any:
+    """JSON array text of a transcript (a list of message or item objects) as the list; any
+    other text (an answer that happens to start with '[') stays a string."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            parsed = _loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, list) and parsed and all(isinstance(i, dict) for i in parsed):
+            return _plain(parsed)
+    return value
+
+
+_ResponseParts = tuple[str | None, dict[str, int] | None, Any, list[dict[str, Any]] | None]
+
+
+def _parse_response(value: Any, *, mlflow: bool) -> _ResponseParts:
+    value = _transcript_text(_json_text_if(value, ("choices", "content", "output", "messages")))
     try:
         output = parse_app_output(value)
     except ValueError as exc:
@@ -548,7 +605,7 @@ def _parse_response(value: Any, *, mlflow: bool) -> tuple[str, dict[str, int] | 
         else:
             raise _FieldError(str(exc)) from None
     usage = output.usage.to_dict() if output.usage is not None else None
-    return output.text, usage, output.retrieved_context
+    return output.text, usage, output.retrieved_context, output.tool_calls
 
 
 # ---- building one row ------------------------------------------------------------------------
@@ -653,13 +710,28 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
     guidelines: list[str] | dict[str, list[str]] | None = field("guidelines", _parse_guidelines)
     retrieved_context = context("retrieved_context", keep_empty=True)
     expected_context = context("expected_retrieved_context", keep_empty=False)
+    expected_calls: list[dict[str, Any]] | None = field(
+        "expected_tool_calls", _parsed(parse_expected_tool_calls)
+    )
+    tools: list[dict[str, Any]] | None = field("available_tools", _parse_available_tools)
+    tool_call_match: dict[str, Any] | None = field("tool_call_match", _parse_tool_call_match)
+    if expected_calls and tools:
+        known = [tool["name"] for tool in tools]
+        for index, call in enumerate(expected_calls):
+            if call["name"] not in known:
+                fail(
+                    given["expected_tool_calls"][0],
+                    f"[{index}].name: {call['name']!r} is not one of the available_tools "
+                    f"({', '.join(known)})",
+                )
     response: str | None = None
+    response_calls: list[dict[str, Any]] | None = None
     usage: dict[str, int] | None = None
     if "response" in given:
         label, value = given["response"]
         parsed = parse(label, value, lambda v: _parse_response(v, mlflow=mlflow))
         if parsed is not None:
-            response, usage, output_context = parsed
+            response, usage, output_context, response_calls = parsed
             if "retrieved_context" not in given:
                 retrieved_context = output_context
 
@@ -695,11 +767,15 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
             messages=messages,
             response=response,
             response_usage=usage,
+            response_tool_calls=response_calls,
             expected_response=expected_response,
             expected_facts=expected_facts,
             guidelines=guidelines,
             retrieved_context=retrieved_context,
             expected_retrieved_context=expected_context,
+            expected_tool_calls=expected_calls,
+            available_tools=tools,
+            tool_call_match=tool_call_match,
             extra=extra,
             location=f"{source}, {location}",
         )

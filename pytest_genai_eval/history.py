@@ -3,7 +3,8 @@
 Each run records when it ran, its verdict (status and exit code), the suites, the judge model, the
 prompt versions per suite, key metrics (run level and per suite, as JSON), the baseline verdict
 when there was one, and the git commit and branch. Reports draw trends from it; ``genai-eval
-history`` prints it.
+history`` prints it, and ``genai-eval history --export parquet PATH`` writes it as one table
+(``history_export.py``).
 
 Safe under concurrent use by several processes (pytest-xdist controllers, parallel CI jobs on one
 machine): no connection is kept open between calls, every write is one ``BEGIN IMMEDIATE``
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cost import COST_METRICS
 from .document import RunDocument, as_document
 from .errors import GenAIEvalError
 
@@ -81,7 +83,8 @@ class HistoryError(GenAIEvalError):
 
 def key_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The numeric metrics worth a trend: pass rates and their counts and intervals, row counts,
-    latency, token use, error counts and retrieval averages (not cache or skip counters)."""
+    latency, token use, estimated cost, error counts and retrieval averages (not cache or skip
+    counters)."""
     out: dict[str, float] = {}
     for name, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -97,6 +100,7 @@ def key_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
                 "agent/total_token_count/average",
                 "agent/total_token_count/sum",
                 "judge/total_token_count/sum",
+                *COST_METRICS,
             )
         ) and "/root_cause/" not in name
         if keep:

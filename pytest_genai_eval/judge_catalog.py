@@ -37,7 +37,10 @@ class BuiltinJudge:
     """``rank``: position in the root-cause order (lower is reported first; ties keep the order
     the judges ran in). ``prefix``: the metric prefix of its assessments when it is not the
     one of its kind; ``value``: the per-row value column's suffix for judges whose metric is an
-    average of a per-row value (``precision``), ``""`` for the name itself, None for none."""
+    average of a per-row value (``precision``), ``""`` for the name itself, None for none.
+    ``averages``: numbers of its assessments' details, each a per-row column
+    ``<prefix>/<name>/<key>`` averaged into ``<prefix>/<name>/<key>/average``. ``suite_key``:
+    the suite key whose value its constructor takes (as a keyword of that name)."""
 
     name: str
     implementation: str  # "module:Class", relative to pytest_genai_eval.judges
@@ -47,6 +50,8 @@ class BuiltinJudge:
     takes_prompt: bool = True
     prefix: str | None = None
     value: str | None = None
+    averages: tuple[str, ...] = ()
+    suite_key: str | None = None
 
 
 # In the order of README's judge table; this is also the order assessments appear in.
@@ -56,28 +61,28 @@ BUILTIN: tuple[BuiltinJudge, ...] = (
         "correctness:Correctness",
         "request, response, `expected_facts` or `expected_response`",
         "ground truth present",
-        rank=3,
+        rank=4,
     ),
     BuiltinJudge(
         "guideline_adherence",
         "guidelines:GuidelineAdherence",
         "request, response, row `guidelines` (a named dict gives one verdict per name)",
         "the row has guidelines",
-        rank=6,
+        rank=7,
     ),
     BuiltinJudge(
         "global_guideline_adherence",
         "guidelines:GlobalGuidelineAdherence",
         "request, response, suite `global_guidelines`",
         "the suite has them",
-        rank=7,
+        rank=8,
     ),
     BuiltinJudge(
         "relevance_to_query",
         "relevance:RelevanceToQuery",
         "request, response",
         "no ground truth",
-        rank=4,
+        rank=5,
     ),
     BuiltinJudge(
         "groundedness",
@@ -86,7 +91,7 @@ BUILTIN: tuple[BuiltinJudge, ...] = (
         "context present",
         rank=2,
     ),
-    BuiltinJudge("safety", "safety:Safety", "request, response", "always", rank=5),
+    BuiltinJudge("safety", "safety:Safety", "request, response", "always", rank=6),
     BuiltinJudge(
         "context_sufficiency",
         "context_sufficiency:ContextSufficiency",
@@ -108,10 +113,30 @@ BUILTIN: tuple[BuiltinJudge, ...] = (
         "document_recall:DocumentRecall",
         "retrieved vs expected `doc_uri`s (no LLM; recall)",
         "both present",
-        rank=8,
+        rank=10,
         takes_prompt=False,
         prefix="retrieval/ground_truth",
         value="",
+    ),
+    BuiltinJudge(
+        "tool_call_correctness",
+        "tool_calls:ToolCallCorrectness",
+        "request, the response's tool calls, `available_tools` if given; with "
+        "`expected_tool_calls`, a comparison without an LLM (`tool_call_match` modes; precision, "
+        "recall, F1)",
+        "the response made tool calls, or the row has `expected_tool_calls`",
+        rank=3,
+        prefix="response/tool_call",
+        averages=("precision", "recall", "f1"),
+        suite_key="tool_call_match",
+    ),
+    BuiltinJudge(
+        "tool_call_efficiency",
+        "tool_calls:ToolCallEfficiency",
+        "request, the response's tool calls (with their results when the transcript has them), "
+        "`available_tools` if given",
+        "the response made tool calls",
+        rank=9,
     ),
 )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import load_results, write_results
+from .cost import PriceTable
 from .document import RunConfig, RunDocument, SuiteConfig, build_document, iso_time
 from .errors import ArtifactError
 from .gate import Threshold
@@ -93,14 +94,15 @@ def merge_results(
     elif not complete:
         partial = "a shard did not complete"
     gated = [r for r in ordered if r.gated]
+    config = first_doc.config.model_dump(mode="json") if first_doc.config is not None else {}
     outcome = evaluate_run(
         gated,
         suite_thresholds=suite_thresholds,
         run_thresholds=[Threshold.from_dict(t) for t in run_thresholds_raw],
         interrupted="a shard was interrupted" if interrupted else False,
         partial=partial,
+        prices=PriceTable.from_dict(config.get("prices")),  # the shards' price table
     )
-    config = first_doc.config.model_dump(mode="json") if first_doc.config is not None else {}
     config["shard"] = None
     cache: dict[str, Any] = {}
     for _, doc, _ in loaded:

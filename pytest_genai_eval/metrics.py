@@ -17,6 +17,11 @@ Judge panels and repeats add ``judge/<name>/agreement/average`` (mean share of v
 with the final rating, only for assessments that were voted on) and ``judge/flaky_count`` (rows
 with at least one assessment whose votes disagreed; always present). Numeric custom judges add
 ``<prefix>/<name>/score/average``.
+
+Agents: ``agent/tool_call_count/average`` over the rows whose output carries tool calls, and
+``response/tool_call/tool_call_correctness/precision|recall|f1/average`` over the rows compared
+with ``expected_tool_calls`` (numbers a built-in judge puts in its details, declared by its
+catalog entry's ``averages``). Each is present only when some row has it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pytest_genai_eval.cost import PriceTable, cost_metrics
 from pytest_genai_eval.judge_catalog import builtin
 from pytest_genai_eval.results import Assessment, RowResult
 from pytest_genai_eval.stats import percentile, wilson_interval
@@ -33,6 +39,7 @@ from pytest_genai_eval.vocabulary import (
     JUDGE_ERRORS,
     OVERALL_BASE,
     PREFIXES,
+    TOOL_CALL_COUNT,
     metric_direction,
 )
 
@@ -40,6 +47,7 @@ __all__ = (
     "MetricValue",
     "assessment_prefix",
     "compute_metrics",
+    "detail_columns",
     "is_flaky",
     "metric_direction",
     "per_suite_metrics",
@@ -66,6 +74,21 @@ def retrieval_value_column(assessment: Assessment) -> str | None:
         return None
     column = f"{assessment_prefix(assessment)}/{assessment.name}"
     return f"{column}/{meta.value}" if meta.value else column
+
+
+def detail_columns(assessment: Assessment) -> dict[str, float]:
+    """Per-row numeric columns from an assessment's details, for the built-in judges that
+    declare them (``averages``): ``response/tool_call/tool_call_correctness/precision`` -> 1.0."""
+    meta = builtin(assessment.judge)
+    if meta is None or not meta.averages:
+        return {}
+    base = f"{assessment_prefix(assessment)}/{assessment.name}"
+    out: dict[str, float] = {}
+    for key in meta.averages:
+        value = assessment.details.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[f"{base}/{key}"] = float(value)
+    return out
 
 
 def is_flaky(assessment: Assessment) -> bool:
@@ -135,8 +158,11 @@ def _unassessed_by_name(results: Sequence[RowResult]) -> dict[str, int]:
     return counts
 
 
-def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
-    """All aggregate metrics for ``results`` (see the module docstring for the naming)."""
+def compute_metrics(
+    results: Sequence[RowResult], prices: PriceTable | None = None
+) -> dict[str, MetricValue]:
+    """All aggregate metrics for ``results`` (see the module docstring for the naming); with a
+    price table, the estimated-cost metrics too (``cost.py``)."""
     metrics: dict[str, MetricValue] = {}
     statuses = [r.status for r in results]
     passed = statuses.count("pass")
@@ -166,7 +192,10 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     retrieval_values: dict[str, list[float]] = {}
     scores: dict[str, list[float]] = {}
     agreements: dict[str, list[float]] = {}
+    details: dict[str, list[float]] = {}
     for a in assessments:
+        for detail, number in detail_columns(a).items():
+            details.setdefault(detail, []).append(number)
         agreement = a.details.get("agreement")
         if isinstance(agreement, (int, float)) and not isinstance(agreement, bool):
             agreements.setdefault(a.name, []).append(float(agreement))
@@ -202,6 +231,8 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
         metrics[f"{column}/average"] = _mean(values)
     for column, values in scores.items():
         metrics[f"{column}/average"] = _mean(values)
+    for detail, values in details.items():
+        metrics[f"{detail}/average"] = _mean(values)
     for name, values in agreements.items():
         metrics[f"judge/{name}/agreement/average"] = _mean(values)
     metrics["judge/flaky_count"] = sum(
@@ -241,18 +272,27 @@ def compute_metrics(results: Sequence[RowResult]) -> dict[str, MetricValue]:
     metrics["judge/input_token_count/sum"] = sum(a.usage.prompt_tokens for a in assessments)
     metrics["judge/output_token_count/sum"] = sum(a.usage.completion_tokens for a in assessments)
 
+    # ---- tool calls (only when some row's output carries them) --------------------------------
+    calls = [len(r.tool_calls) for r in results if r.tool_calls is not None]
+    if calls:
+        metrics[TOOL_CALL_COUNT] = _mean([float(c) for c in calls])
+
     # ---- judge cache ------------------------------------------------------------------------
     llm = [a for a in assessments if a.kind == "llm"]
     metrics["judge/cache_hit_count"] = sum(1 for a in llm if a.cached)
     metrics["judge/call_count"] = sum(
         1 for a in llm if not a.cached and (a.rating is not None or a.error is not None)
     )
+    if prices is not None:
+        metrics.update(cost_metrics(results, prices))
     return metrics
 
 
-def per_suite_metrics(results: Iterable[RowResult]) -> dict[str, dict[str, MetricValue]]:
+def per_suite_metrics(
+    results: Iterable[RowResult], prices: PriceTable | None = None
+) -> dict[str, dict[str, MetricValue]]:
     """``compute_metrics`` per ``RowResult.suite``, suites in first-seen order."""
     groups: dict[str, list[RowResult]] = {}
     for result in results:
         groups.setdefault(result.suite, []).append(result)
-    return {suite: compute_metrics(rows) for suite, rows in groups.items()}
+    return {suite: compute_metrics(rows, prices) for suite, rows in groups.items()}

@@ -17,6 +17,7 @@ import pandas as pd
 from .artifacts import row_record
 from .cache import CacheMode, VerdictCache
 from .config import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, HOW_TO_ENABLE
+from .cost import PriceTable
 from .engine import Engine, EngineSettings, RowJob
 from .llm import EndpointSettings, Secret
 from .metrics import compute_metrics
@@ -54,12 +55,14 @@ def evaluate_rows(
     concurrency: int = SETTINGS_BY_NAME["concurrency"].default,
     cache_dir: str | Path | None = None,
     cache_mode: CacheMode = "use",
+    prices: PriceTable | None = None,
     **suite: Any,
 ) -> EvaluationRun:
     """Evaluate an evaluation set and return every row's result and the metrics.
 
     ``judge`` defaults to the GENAI_EVAL_JUDGE_* environment variables; ``suite`` takes the same
-    keywords as a suite file (``global_guidelines``, ``judges``, ``checks``, ...).
+    keywords as a suite file (``global_guidelines``, ``judges``, ``checks``, ...); ``prices``
+    (``cost.parse_prices``) adds the estimated-cost metrics.
     """
     spec = build_suite(name=name, data=data, app=app, base_dir=Path.cwd(), **suite)
     endpoint = judge if judge is not None else judge_from_env()
@@ -77,4 +80,4 @@ def evaluate_rows(
         results = [future.result() for future in futures]
     finally:
         engine.close()
-    return EvaluationRun(results=results, metrics=compute_metrics(results))
+    return EvaluationRun(results=results, metrics=compute_metrics(results, prices))

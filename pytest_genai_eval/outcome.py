@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .cost import PriceTable, cost_notes
 from .gate import GateResult, SuiteOutcome, Threshold, decide
 from .metrics import compute_metrics
 from .results import RowResult
@@ -30,12 +31,13 @@ def evaluate_run(
     other_failures: int = 0,
     interrupted: bool | str = False,
     partial: str | None = None,
+    prices: PriceTable | None = None,
 ) -> RunOutcome:
-    metrics = compute_metrics(results)
+    metrics = compute_metrics(results, prices)
     by_suite: dict[str, list[RowResult]] = {}
     for result in results:
         by_suite.setdefault(result.suite, []).append(result)
-    suite_metrics = {name: compute_metrics(rows) for name, rows in by_suite.items()}
+    suite_metrics = {name: compute_metrics(rows, prices) for name, rows in by_suite.items()}
     outcomes = [
         SuiteOutcome(
             name=name,
@@ -54,4 +56,5 @@ def evaluate_run(
         partial=partial,
         not_run=not_run_count(results),
     )
+    gate.notes += cost_notes(results, prices)  # a cost that could not be estimated, and why
     return RunOutcome(metrics, suite_metrics, gate)

@@ -5,9 +5,14 @@ Evaluation output schema:
 
 * a plain string;
 * a ChatCompletionResponse dict: ``choices[0].message.content``, with optional ``usage``
-  (``prompt_tokens`` / ``completion_tokens`` / ``total_tokens``);
-* a StringResponse dict: ``{"content": ...}``;
-* either dict form may also carry ``retrieved_context`` (a list of ``{"content", "doc_uri"}``
+  (``prompt_tokens`` / ``completion_tokens`` / ``total_tokens``); a message with
+  ``tool_calls`` records them (its content then is no answer, see ``transcripts.py``);
+* a StringResponse dict: ``{"content": ...}`` (with optional ``tool_calls``);
+* an agent's transcript: an OpenAI chat message list, Responses API output items, or a dict
+  holding either (``{"messages": [...]}``, a Responses object ``{"output": [...]}``, whose
+  ``usage`` may say ``input_tokens`` / ``output_tokens``); the answer is the final assistant
+  text and the tool calls are recorded (``transcripts.py``);
+* any dict form may also carry ``retrieved_context`` (a list of ``{"content", "doc_uri"}``
   dicts or plain doc_uri strings), at top level or under ``databricks_output``;
 * an object with ``.model_dump()`` (pydantic) or a dataclass instance, converted to a dict first;
 * a list of strings (e.g. LangGraph-style message texts), joined with newlines.
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_genai_eval.results import TokenUsage
+from pytest_genai_eval.transcripts import Transcript, message_transcript, read_transcript
 
 __all__ = ["AppOutput", "normalize_context", "parse_app_output"]
 
@@ -37,15 +43,20 @@ _CHUNK_SHAPE = "a {'content', 'doc_uri'} dict or a doc_uri string"
 
 @dataclass
 class AppOutput:
-    """An app's answer, normalized."""
+    """An app's answer, normalized. ``text`` is None when the app only called tools;
+    ``tool_calls`` is None when the output form carries no tool calls (a string, a message
+    without ``tool_calls``), else ``[{"name", "arguments", "id"?, "result"?}, ...]``."""
 
-    text: str
+    text: str | None
     retrieved_context: list[dict[str, Any]] | None  # chunks: {"content": ..., "doc_uri": ...}
     usage: TokenUsage | None
     raw: Any  # the value exactly as the app returned it
     # The app call's own duration, measured by the target around the call itself (in the worker
     # thread for sync callables; from send to body read for HTTP apps). None: not measured.
     latency_seconds: float | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    finish_reason: str | None = None  # a ChatCompletion's choices[0].finish_reason
+    model: str | None = None  # the model the output names (a dict's "model"), for pricing
 
 
 def _type_name(value: Any) -> str:
@@ -100,6 +111,12 @@ def _parse_usage(value: Any) -> TokenUsage | None:
         return None
     if not isinstance(value, Mapping):
         raise ValueError(f"usage: expected a dict of token counts, got {_type_name(value)}")
+    if "input_tokens" in value or "output_tokens" in value:  # the Responses API's names
+        value = {
+            "prompt_tokens": value.get("input_tokens"),
+            "completion_tokens": value.get("output_tokens"),
+            "total_tokens": value.get("total_tokens"),
+        }
     for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
         count = value.get(key)
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
@@ -107,29 +124,7 @@ def _parse_usage(value: Any) -> TokenUsage | None:
     return TokenUsage.from_dict(dict(value))
 
 
-def _message_text(content: Any, where: str) -> str:
-    """Text of a chat message's content: a string, or a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts: list[str] = []
-        for index, part in enumerate(content):
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            else:
-                raise ValueError(
-                    f"{where}[{index}]: expected a text content part ({{'type': 'text', "
-                    f"'text': ...}}), got {_type_name(part)}"
-                )
-        return "".join(texts)
-    if content is None:
-        raise ValueError(f"{where} is null (the model produced no text, e.g. only tool calls)")
-    raise ValueError(f"{where}: expected a string, got {_type_name(content)}")
-
-
-def _chat_completion_text(choices: Any) -> str:
+def _chat_completion(choices: Any) -> Transcript:
     if not isinstance(choices, (list, tuple)) or not choices:
         raise ValueError(f"choices: expected a non-empty list, got {_describe(choices)}")
     first = choices[0]
@@ -138,9 +133,7 @@ def _chat_completion_text(choices: Any) -> str:
     message = first.get("message")
     if not isinstance(message, Mapping):
         raise ValueError(f"choices[0].message: expected a dict, got {_type_name(message)}")
-    if "content" not in message:
-        raise ValueError("choices[0].message has no 'content'")
-    return _message_text(message["content"], "choices[0].message.content")
+    return message_transcript(message, "choices[0].message")
 
 
 def _describe(value: Any) -> str:
@@ -149,14 +142,30 @@ def _describe(value: Any) -> str:
     return _type_name(value)
 
 
+def _transcript_list(value: Any, where: str) -> Transcript:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{where}: expected a non-empty list, got {_describe(value)}")
+    return read_transcript(value, where)
+
+
 def _parse_dict(data: Mapping[str, Any], raw: Any) -> AppOutput:
+    calls: list[dict[str, Any]] | None = None
     if "choices" in data:
-        text = _chat_completion_text(data["choices"])
+        transcript = _chat_completion(data["choices"])
+        text, calls = transcript.text, transcript.tool_calls or None
+    elif data.get("tool_calls") is not None or data.get("function_call") is not None:
+        transcript = message_transcript(data, "message")
+        text, calls = transcript.text, transcript.tool_calls
     elif "content" in data:
         content = data["content"]
         if not isinstance(content, str):
             raise ValueError(f"content: expected a string, got {_type_name(content)}")
-        text = content
+        else:
+            text = content
+    elif "output" in data or "messages" in data:
+        key = "output" if "output" in data else "messages"
+        transcript = _transcript_list(data[key], key)
+        text, calls = transcript.text, transcript.tool_calls
     else:
         keys = ", ".join(repr(k) for k in list(data)[:8]) or "none"
         raise ValueError(f"{_EXPECTED_SHAPES}; got a dict with keys {keys}")
@@ -171,8 +180,33 @@ def _parse_dict(data: Mapping[str, Any], raw: Any) -> AppOutput:
                 extra["retrieved_context"], "databricks_output.retrieved_context"
             )
     return AppOutput(
-        text=text, retrieved_context=context, usage=_parse_usage(data.get("usage")), raw=raw
+        text=text,
+        retrieved_context=context,
+        usage=_parse_usage(data.get("usage")),
+        raw=raw,
+        tool_calls=calls,
+        finish_reason=_finish_reason(data.get("choices")),
+        model=data["model"] if isinstance(data.get("model"), str) and data["model"] else None,
     )
+
+
+def _finish_reason(choices: Any) -> str | None:
+    if isinstance(choices, (list, tuple)) and choices and isinstance(choices[0], Mapping):
+        reason = choices[0].get("finish_reason")
+        return reason if isinstance(reason, str) and reason else None
+    return None
+
+
+def _dumped(value: Any) -> Any:
+    """A pydantic object (``.model_dump()``) or a dataclass instance as a dict; else as is."""
+    if isinstance(value, type):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def parse_app_output(value: Any) -> AppOutput:
@@ -180,17 +214,22 @@ def parse_app_output(value: Any) -> AppOutput:
     raw = value
     if isinstance(value, str):
         return AppOutput(text=value, retrieved_context=None, usage=None, raw=raw)
-    if not isinstance(value, type):
-        dump = getattr(value, "model_dump", None)
-        if callable(dump):
-            value = dump()
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = dataclasses.asdict(value)
+    value = _dumped(value)
     if isinstance(value, Mapping):
         return _parse_dict(value, raw)
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError(f"{_EXPECTED_SHAPES}; got an empty list")
+        value = [_dumped(item) for item in value]
+        if any(isinstance(item, Mapping) for item in value):
+            transcript = read_transcript(value)
+            return AppOutput(
+                text=transcript.text,
+                retrieved_context=None,
+                usage=None,
+                raw=raw,
+                tool_calls=transcript.tool_calls,
+            )
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 raise ValueError(

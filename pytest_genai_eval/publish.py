@@ -1,5 +1,6 @@
-"""After a run: compare with the baseline, write the artifact and reports, record the history,
-update the baseline. Each step that fails leaves a warning, never a lost artifact."""
+"""After a run: compare with the baseline, write the artifact and reports, record the history
+(and append the metrics to a Delta table when one is named), update the baseline. Each step
+that fails leaves a warning, never a lost artifact."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Published:
     markdown: Path | None = None
     step_summary: Path | None = None
     history_id: int | None = None
+    delta_version: int | None = None  # the Delta table's version after this run's append
     baseline_written: Path | None = None
     plugin_reports: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -84,6 +86,7 @@ def publish(
     git_cwd: Path,
     update_baseline: Path | None,
     parquet: bool = False,
+    delta_table: str | None = None,
 ) -> Published:
     out = Published()
     try:
@@ -92,13 +95,21 @@ def publish(
         out.warnings.append(f"could not write results to {results_dir}: {exc}")
         return out
     history = []
+    git = git_info(git_cwd) if history_db is not None or delta_table is not None else None
     if history_db is not None:
         try:
             store = HistoryStore(history_db)
-            out.history_id = store.append(document, git=git_info(git_cwd))
+            out.history_id = store.append(document, git=git)
             history = store.runs(limit=200)
         except Exception as exc:  # the history is a convenience; never lose the run over it
             out.warnings.append(f"could not record the run in {history_db}: {exc}")
+    if delta_table is not None:
+        from .delta_log import append_run  # only runs that name a Delta table import it
+
+        try:
+            out.delta_version = append_run(delta_table, document, git=git)
+        except Exception as exc:  # like the history: a warning, never a lost run
+            out.warnings.append(str(exc))
     try:
         out.html = write_html(
             results_dir / REPORT_NAME,

@@ -23,6 +23,7 @@ from .compare import Comparison, MetricDelta, RowChange
 from .document import RunDocument, ThresholdCheckRecord, Verdict, as_document
 from .metrics import compute_metrics
 from .results import RowResult, request_text
+from .tool_calls import calls_of, format_calls
 from .vocabulary import (
     error_total,
     fmt_ci,
@@ -226,15 +227,29 @@ def _failing(rows: Sequence[RowResult], limit: int) -> list[str]:
     title = f"### Failing rows ({len(failing)})"
     if len(failing) > limit:
         title = f"### Failing rows (top {limit} of {len(failing)})"
-    lines = ["", title, "", "| row | request | root cause | rationale |", "|---|---|---|---|"]
+    calls = any(_tool_calls_cell(r) for r in shown)
+    header = "| row | request | root cause | rationale |" + (" tool calls |" if calls else "")
+    lines = ["", title, "", header, "|---|---|---|---|" + ("---|" if calls else "")]
     for r in shown:
         cause = r.root_cause
         lines.append(
             f"| {_row_ref(r.suite, r.request_id)} | {md_escape(request_text(r.row), 100)} | "
             f"{md_escape(cause.name if cause else '', 60)} | "
             f"{md_escape((cause.rationale if cause else '') or '')} |"
+            + (f" {_tool_calls_cell(r)} |" if calls else "")
         )
     return lines
+
+
+def _tool_calls_cell(row: RowResult) -> str:
+    """``expected: a(x=1) · actual: b(q="…")`` (escaped), or "" for a row without tool calls."""
+    expected = calls_of(row.row.get("expected_tool_calls"))
+    actual = calls_of(row.tool_calls)
+    if expected is None and actual is None:
+        return ""
+    parts = [] if expected is None else [f"expected: {format_calls(expected, 80)}"]
+    parts.append(f"actual: {format_calls(actual, 80)}")
+    return md_escape(" · ".join(parts), 300)
 
 
 def render_markdown(

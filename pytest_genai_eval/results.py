@@ -145,12 +145,16 @@ class RowResult:
     app_error: str | None = None
     latency_seconds: float | None = None
     app_usage: TokenUsage | None = None
+    app_model: str | None = None  # the model the app's output named (prices its tokens)
     assessments: list[Assessment] = field(default_factory=list)
     nodeid: str | None = None
     shard_key: str | None = None
     # False for rows judged with ``genai_judge.check()``: recorded and reported, never gated
     # (a test may assert a negative verdict). The gate, metrics and baseline skip them.
     gated: bool = True
+    # The tool calls the response made, [{"name", "arguments", "id"?, "result"?}]; None when
+    # its form carries none (a plain string). Artifacts of earlier releases have none.
+    tool_calls: list[dict[str, Any]] | None = None
 
     # ---- derived verdict -------------------------------------------------------------------
     @property
@@ -217,9 +221,11 @@ class RowResult:
             "row": self.row,
             "response": self.response,
             "retrieved_context": self.retrieved_context,
+            "tool_calls": self.tool_calls,
             "app_error": self.app_error,
             "latency_seconds": self.latency_seconds,
             "app_usage": self.app_usage.to_dict() if self.app_usage else None,
+            "app_model": self.app_model,
             "assessments": [a.to_dict() for a in self.assessments],
             "nodeid": self.nodeid,
             "shard_key": self.shard_key,
@@ -235,9 +241,11 @@ class RowResult:
             row=dict(data.get("row") or {}),
             response=data.get("response"),
             retrieved_context=data.get("retrieved_context"),
+            tool_calls=data.get("tool_calls"),
             app_error=data.get("app_error"),
             latency_seconds=data.get("latency_seconds"),
             app_usage=TokenUsage.from_dict(data.get("app_usage")),
+            app_model=data.get("app_model"),
             assessments=[Assessment.from_dict(a) for a in data.get("assessments") or []],
             nodeid=data.get("nodeid"),
             shard_key=data.get("shard_key"),
@@ -253,6 +261,7 @@ class RowResult:
         self.row = scrub(self.row)
         self.response = scrub(self.response)
         self.retrieved_context = scrub(self.retrieved_context)
+        self.tool_calls = scrub(self.tool_calls)
         self.app_error = scrub(self.app_error)
         for a in self.assessments:
             a.rationale = scrub(a.rationale)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import VerdictCache
 from .config import RunSettings
+from .cost import cost_threshold_problems
 from .document import RunDocument, as_document, build_document, iso_time
 from .engine import Engine, EngineSettings, RowJob, RowKey
 from .errors import ConfigurationError
@@ -150,10 +151,12 @@ class GenAISession:
         for suite in suites.values():
             problems += threshold_problems(suite.thresholds, suite.assessment_names())
             problems += _latency_problems(suite.thresholds, [suite])
+            problems += cost_threshold_problems(suite.thresholds, self.settings.prices)
         if suites:
             names = set().union(*(suite.assessment_names() for suite in suites.values()))
             problems += threshold_problems(self.settings.thresholds, names)
             problems += _latency_problems(self.settings.thresholds, list(suites.values()))
+            problems += cost_threshold_problems(self.settings.thresholds, self.settings.prices)
             if self.settings.require_judge and self.settings.judge is None:
                 problems.append(
                     "--genai-require-judge is set but " + self.settings.judge_missing_reason
@@ -309,6 +312,7 @@ class GenAISession:
             other_failures=self.other_failures,
             interrupted=interrupted,
             partial=partial,
+            prices=self.settings.prices,
         )
         complete = not interrupted and partial is None
         document = self.document(outcome.metrics, outcome.suite_metrics, complete)
@@ -338,6 +342,7 @@ class GenAISession:
                 git_cwd=self.settings.results_dir.parent,
                 update_baseline=self.settings.baseline if self.settings.update_baseline else None,
                 parquet=self.settings.parquet,
+                delta_table=self.settings.delta_table,
             )
         self.finish_state = Finish(
             outcome.gate,

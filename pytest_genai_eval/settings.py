@@ -22,7 +22,8 @@ from .errors import ConfigurationError
 
 __all__ = ["SETTINGS", "Setting", "SettingError", "add_options", "options_markdown", "read_all"]
 
-Kind = Literal["text", "int", "float", "bool", "choice", "path", "lines", "globs"]
+# "location": a path (made absolute like "path") or a URI with a scheme (s3://...), kept as text.
+Kind = Literal["text", "int", "float", "bool", "choice", "path", "location", "lines", "globs"]
 
 DEFAULT_SUITE_FILES = ("genai_*.yaml", "genai_*.yml", "genai_*.toml", "genai_*.json")
 
@@ -122,6 +123,17 @@ SETTINGS: tuple[Setting, ...] = (
         flag="--genai-threshold",
         metavar="NAME=VALUE",
     ),
+    _s(
+        "prices",
+        "lines",
+        "Price table for estimated cost: MODEL input=PRICE output=PRICE, per 1,000 input and "
+        "output tokens, in any currency (no built-in prices). Repeatable; one per line in ini.",
+        (),
+        flag="--genai-price",
+        metavar="'MODEL input=P output=P'",
+    ),
+    _s("app_model", "text", "The app's model for pricing its tokens when its output names none "
+       "(callable apps, precomputed responses); needs a price.", None, metavar="MODEL"),
     _s("results_dir", "path", "Directory for evaluation_results.json, the per-row tables and "
        "the reports.", "genai-results", metavar="DIR",
        shown_default="`genai-results` under the rootdir"),
@@ -165,6 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
        ini=None),
     _s("parquet", "bool", "Also write the per-row table as eval_results.parquet (needs "
        "pyarrow).", False),
+    _s("delta_table", "location", "Append each run's metrics to this Delta table after the run "
+       "(a path or a URI such as s3://...; needs the delta extra).", None, metavar="PATH"),
     _s("suite_files", "globs", "Glob patterns of suite files pytest collects.",
        DEFAULT_SUITE_FILES, flag=None),
 )
@@ -211,7 +225,7 @@ def add_options(parser: pytest.Parser) -> None:
 # ---- resolution -------------------------------------------------------------------------------
 def _convert(setting: Setting, raw: Any, origin: str) -> Any:
     kind = setting.kind
-    if kind in ("text", "path"):
+    if kind in ("text", "path", "location"):
         return str(raw)
     if kind == "choice":
         value = str(raw).strip()
@@ -272,7 +286,7 @@ def read(setting: Setting, config: pytest.Config, env: Mapping[str, str]) -> tup
     for raw, origin in candidates:
         if _present(raw):
             value = _convert(setting, raw, origin)
-            if setting.kind == "path":
+            if setting.kind == "path" or (setting.kind == "location" and "://" not in value):
                 base = (
                     config.invocation_params.dir
                     if origin == setting.flag

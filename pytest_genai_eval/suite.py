@@ -30,6 +30,7 @@ from .judges import (
     parse_panels,
 )
 from .targets import Target, TargetConfigError, build_target
+from .tool_match import ToolCallMatch, parse_tool_call_match
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,6 +67,8 @@ SUITE_KEYS: tuple[SuiteKey, ...] = (
     SuiteKey("repeat", "evaluate every LLM judge N times"),
     SuiteKey("repeat_rule", "how repeated verdicts combine: majority, all, any"),
     SuiteKey("allow_empty", "accept an empty evaluation set (otherwise an error)"),
+    SuiteKey("tool_call_match", "how `tool_call_correctness` compares tool calls with "
+             "`expected_tool_calls`: `{trajectory, arguments, tools: {name: {arguments}}}`"),
 )
 SUITE_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS)
 PYTHON_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS if not key.file_only)
@@ -95,6 +98,7 @@ class SuiteSpec:
     thresholds: list[Threshold] = field(default_factory=list)
     source: str = ""
     description: str = ""
+    tool_call_match: ToolCallMatch | None = None  # None: not set (the defaults apply)
 
     def assessment_names(self) -> set[str]:
         """The names this suite's assessments can have: its judges and checks, the rows' own
@@ -122,6 +126,11 @@ class SuiteSpec:
             "global_guidelines": list(self.global_guidelines),
             "thresholds": [t.to_dict() for t in self.thresholds],
             "row_count": len(self.rows),
+            **(
+                {"tool_call_match": self.tool_call_match.describe()}
+                if self.tool_call_match is not None
+                else {}
+            ),
         }
 
 
@@ -161,13 +170,15 @@ def build_suite(
     repeat: int | None = None,
     repeat_rule: str | None = None,
     allow_empty: bool = False,
+    tool_call_match: Mapping[str, Any] | ToolCallMatch | None = None,
 ) -> SuiteSpec:
     """Validate everything about a suite before anything is called.
 
     ``custom_judges``: specs or objects from ``llm_judge`` / ``python_judge`` (or plain
     functions); ``checks``: check specs ``{type, name?, ...}``; ``panels``: judge name -> panel;
     ``repeat`` / ``repeat_rule``: samples per LLM judge and their aggregation (see
-    docs/judges.md). Row-level checks come from each row's ``checks`` column.
+    docs/judges.md); ``tool_call_match``: how tool calls compare with ``expected_tool_calls``
+    (``tool_match.py``). Row-level checks come from each row's ``checks`` column.
     """
     where = source or name
     exclude_judges = exclude_judges or ()
@@ -191,13 +202,14 @@ def build_suite(
     except TargetConfigError as exc:
         raise SuiteError(str(exc)) from None
     if target is None:
-        missing = [r for r in rows if r.response is None]
+        missing = [r for r in rows if not r.has_response]
         if missing:
             shown = ", ".join(f"{r.location or r.request_id}" for r in missing[:5])
             raise SuiteError(
                 f"{where}: no app is configured, so every row needs a 'response'; "
                 f"{len(missing)} row(s) have none ({shown})"
             )
+    match = _tool_call_match(tool_call_match, where)
     prompt_paths = {
         key: (base_dir / value if base_dir and not Path(value).is_absolute() else Path(value))
         for key, value in (prompts or {}).items()
@@ -234,6 +246,7 @@ def build_suite(
             repeat=1 if repeat is None else repeat,
             repeat_rule=repeat_rule or "majority",
             origin=where,
+            options={"tool_call_match": match},
         )
         judge_set.attach_row_checks(rows, base_dir)
     except (UnknownJudgeError, PromptError, JudgeConfigError) as exc:
@@ -256,7 +269,17 @@ def build_suite(
         thresholds=parsed,
         source=source,
         description=description,
+        tool_call_match=match,
     )
+
+
+def _tool_call_match(value: Any, where: str) -> ToolCallMatch | None:
+    if value is None or isinstance(value, ToolCallMatch):
+        return value
+    try:
+        return parse_tool_call_match(value, "tool_call_match")
+    except ValueError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
 
 
 def _plugin_judges(
@@ -378,6 +401,7 @@ def load_suite_file(path: Path, shown: str | None = None) -> SuiteSpec:
         repeat=doc.get("repeat"),
         repeat_rule=doc.get("repeat_rule"),
         allow_empty=_flag(doc.get("allow_empty", False), f"{where}: allow_empty"),
+        tool_call_match=doc.get("tool_call_match"),
     )
 
 

@@ -164,6 +164,8 @@ class ChatTarget:
             usage=reply.usage,
             raw=reply.raw,
             latency_seconds=reply.latency_seconds,
+            finish_reason=reply.finish_reason,
+            model=reply.model,
         )
 
     async def aclose(self) -> None:

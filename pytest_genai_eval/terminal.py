@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .compare import Comparison
+from .cost import cost_summary
 from .gate import GateResult
 from .results import RowResult
 from .vocabulary import (
@@ -162,6 +163,9 @@ def render(
             extras.append(f"app tokens/row {float(m['agent/total_token_count/average']):.0f}")
         if m.get("judge/total_token_count/sum"):
             extras.append(f"judge tokens {int(m['judge/total_token_count/sum'])}")
+        cost = cost_summary(m)
+        if cost is not None:
+            extras.append(cost)
         if extras:
             lines.append("  " + "; ".join(extras))
     if gate.checks:

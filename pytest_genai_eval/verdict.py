@@ -9,6 +9,7 @@ import pytest
 
 from .gate import Threshold, tolerated
 from .results import Assessment, RowResult, request_text
+from .tool_calls import call_lines, calls_of
 
 TRUNCATE = 400
 
@@ -53,8 +54,11 @@ def describe(result: RowResult, location: str = "") -> str:
     lines.append(_indent("  request:  ", _clip(request_text(result.row), 200)))
     if result.app_error:
         lines.append(_indent("  app error: ", result.app_error.strip()))
+    elif result.response is None and result.tool_calls:
+        lines.append("  response: (no final answer: the agent only called tools)")
     else:
         lines.append(_indent("  response: ", _clip(result.response)))
+    lines += _tool_call_lines(result)
     for a in sorted(result.assessments, key=lambda a: (_mark(a) != "FAIL", _mark(a) != "ERROR")):
         detail = a.rationale or a.error or a.skipped or ""
         wrapped = (
@@ -70,6 +74,19 @@ def describe(result: RowResult, location: str = "") -> str:
         )
         lines.append(f"  [{_mark(a)}] {a.name}" + (f": {wrapped}" if wrapped else ""))
     return "\n".join(lines)
+
+
+def _tool_call_lines(result: RowResult) -> list[str]:
+    """Expected and actual tool calls, one per line, when the row has either."""
+    expected = calls_of(result.row.get("expected_tool_calls"))
+    actual = calls_of(result.tool_calls)
+    if expected is None and actual is None:
+        return []
+    lines = []
+    if expected is not None:
+        lines.append(_indent("  expected calls: ", "\n".join(call_lines(expected))))
+    lines.append(_indent("  actual calls:   ", "\n".join(call_lines(actual or []))))
+    return lines
 
 
 def raise_if_not_evaluated(result: RowResult, location: str = "") -> None:

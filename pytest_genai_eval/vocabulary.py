@@ -7,7 +7,8 @@ so a metric reads the same everywhere.
 
 Kinds: a **rate** is a share in [0, 1] (pass rates and their bounds and intervals, retrieval
 precision and recall, judge agreement), shown as a percentage, its changes in points; a **cost**
-is latency (seconds) or tokens, lower is better; a **count** is everything else.
+is latency (seconds), tokens or estimated cost (``cost.py``), lower is better; a **count** is
+everything else.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ __all__ = [
     "OVERALL_RATING",
     "PREFIXES",
     "RATE_SUFFIX",
+    "TOOL_CALL_AVERAGES",
+    "TOOL_CALL_COUNT",
+    "TOOL_CALL_PREFIX",
     "Direction",
     "MetricKind",
     "error_total",
@@ -65,7 +69,10 @@ RATE_SUFFIX = "/rating/percentage"
 PREFIXES: Mapping[str, str] = MappingProxyType(
     {"llm": "response/llm_judged", "check": "response/check", "python": "response/custom"}
 )
-JUDGED_PREFIXES: tuple[str, ...] = tuple(PREFIXES.values())
+# The tool-call judge's family: tool_call_correctness is a check on rows with
+# expected_tool_calls and an LLM judge on the others, one pass rate over both.
+TOOL_CALL_PREFIX = "response/tool_call"
+JUDGED_PREFIXES: tuple[str, ...] = (*PREFIXES.values(), TOOL_CALL_PREFIX)
 _FAMILIES = "|".join(p.split("/", 1)[1] for p in JUDGED_PREFIXES)
 _RATE = re.compile(rf"^response/({_FAMILIES})/(.+)/rating/percentage$")
 
@@ -75,6 +82,12 @@ APP_ERRORS = "app/error_count"
 JUDGE_ERRORS = "judge/error_count"
 ERRORS = "errors"  # the threshold name for app + judge errors
 LATENCY = "agent/latency_seconds"
+TOOL_CALL_COUNT = "agent/tool_call_count/average"
+_TOOL_CALL_BASE = f"{TOOL_CALL_PREFIX}/tool_call_correctness"
+# Tool-call precision, recall and F1 against expected_tool_calls (averages over rows).
+TOOL_CALL_AVERAGES: tuple[str, ...] = tuple(
+    f"{_TOOL_CALL_BASE}/{key}/average" for key in ("precision", "recall", "f1")
+)
 
 # Threshold and max-drop names -> metric names.
 ALIASES: Mapping[str, str] = MappingProxyType(
@@ -90,9 +103,16 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "tokens_avg": "agent/total_token_count/average",
         "tokens_sum": "agent/total_token_count/sum",
         "judge_tokens": "judge/total_token_count/sum",
+        "cost_avg": "agent/estimated_cost/average",
+        "cost_sum": "agent/estimated_cost/sum",
+        "judge_cost": "judge/estimated_cost/sum",
         "flaky": "judge/flaky_count",
         "chunk_relevance": CHUNK_RELEVANCE_PRECISION,
         "document_recall": DOCUMENT_RECALL,
+        "tool_call_precision": TOOL_CALL_AVERAGES[0],
+        "tool_call_recall": TOOL_CALL_AVERAGES[1],
+        "tool_call_f1": TOOL_CALL_AVERAGES[2],
+        "tool_call_count": TOOL_CALL_COUNT,
     }
 )
 
@@ -107,10 +127,17 @@ _LABELS: Mapping[str, str] = MappingProxyType(
         "agent/total_token_count/average": "app tokens per row",
         "agent/total_token_count/sum": "app tokens total",
         "judge/total_token_count/sum": "judge tokens total",
+        "agent/estimated_cost/average": "app cost per row (estimated)",
+        "agent/estimated_cost/sum": "app cost total (estimated)",
+        "judge/estimated_cost/sum": "judge cost total (estimated)",
         APP_ERRORS: "app errors",
         JUDGE_ERRORS: "judge errors",
         CHUNK_RELEVANCE_PRECISION: "chunk relevance precision",
         DOCUMENT_RECALL: "document recall",
+        TOOL_CALL_AVERAGES[0]: "tool call precision",
+        TOOL_CALL_AVERAGES[1]: "tool call recall",
+        TOOL_CALL_AVERAGES[2]: "tool call F1",
+        TOOL_CALL_COUNT: "tool calls per row",
     }
 )
 
@@ -147,6 +174,7 @@ def _is_rate(name: str) -> bool:
             "/rating/ci_high",
             "/precision/average",
             "/recall/average",
+            "/f1/average",
             "/agreement/average",
         )
     ) or (name.startswith("retrieval/") and name.endswith("/average"))
@@ -155,7 +183,7 @@ def _is_rate(name: str) -> bool:
 def metric_kind(name: str) -> MetricKind:
     if _is_rate(name):
         return "rate"
-    if name.startswith(f"{LATENCY}/") or "token_count/" in name:
+    if name.startswith(f"{LATENCY}/") or "token_count/" in name or "/estimated_cost/" in name:
         return "cost"
     return "count"
 
@@ -185,15 +213,16 @@ def metric_label(name: str) -> str:
 
 def rate_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(label, metric name)`` for a pass-rate table: overall first, then each judge and check
-    by name (checks and custom judges marked), then the retrieval averages present."""
+    by name (checks and custom judges marked), then the retrieval and tool-call averages
+    present."""
     out = [("overall", OVERALL)]
     found = sorted({parsed for key in metrics if (parsed := parse_rate(key))}, key=lambda p: p[1])
     for family, judge in found:
-        label = judge if family == "llm_judged" else f"{judge} ({family})"
+        label = judge if family in ("llm_judged", "tool_call") else f"{judge} ({family})"
         out.append((label, rate_name(family, judge)))
     out += [
         (metric_label(key), key)
-        for key in (CHUNK_RELEVANCE_PRECISION, DOCUMENT_RECALL)
+        for key in (CHUNK_RELEVANCE_PRECISION, DOCUMENT_RECALL, *TOOL_CALL_AVERAGES)
         if key in metrics
     ]
     return out

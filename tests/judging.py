@@ -48,6 +48,7 @@ def judge_rows(
                     global_guidelines=spec.global_guidelines,
                     latency_seconds=latency,
                     usage=TokenUsage.from_dict(row.response_usage),
+                    tool_calls=row.response_tool_calls,
                 )
                 result = RowResult(suite=spec.name, request_id=row.request_id, row={})
                 result.assessments = await judge_row(spec, ctx, runner)

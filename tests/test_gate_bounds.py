@@ -211,7 +211,9 @@ def test_example_suite_with_the_judge_unreachable_exits_6(tmp_path: Path) -> Non
     )
     proc = subprocess.run(
         [
-            sys.executable, "-m", "pytest", str(EXAMPLE), "-p", "no:cacheprovider",
+            # the support bot's suite (the order agent's: test_example_suite.py)
+            sys.executable, "-m", "pytest", str(EXAMPLE / "genai_support_bot.yaml"),
+            "-p", "no:cacheprovider",
             "--genai-results-dir", str(tmp_path / "results"), "--genai-judge-retries", "0",
             "--genai-cache-dir", str(tmp_path / "cache"), "--genai-no-history",
         ],

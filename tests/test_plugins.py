@@ -23,7 +23,7 @@ def polite(response):
     return "please" in response.lower(), "asks politely" if "please" in response.lower() else "no please"
 
 
-def starts_with(response, prefix):
+def has_prefix(response, prefix):
     """A check: row fields plus the spec's options."""
     return response.startswith(prefix), f"starts with {prefix!r}?"
 
@@ -56,7 +56,7 @@ ENTRY_POINTS = """
 polite = genai_extras:polite
 
 [pytest_genai_eval.checks]
-starts_with = genai_extras:starts_with
+has_prefix = genai_extras:has_prefix
 
 [pytest_genai_eval.targets]
 shout = genai_extras:Shout
@@ -86,7 +86,7 @@ SUITE = """
 name: extras
 app: {type: shout, suffix: "?"}
 judges: [safety, polite]
-checks: [{type: starts_with, prefix: "Please"}, {type: starts_with, name: exclaims, prefix: "!"}]
+checks: [{type: has_prefix, prefix: "Please"}, {type: has_prefix, name: exclaims, prefix: "!"}]
 thresholds: {overall: 0.0, polite: 0.5}
 rows:
   - {request_id: a, request: "can you help"}
@@ -118,7 +118,7 @@ def test_a_package_adds_a_judge_a_check_a_target_and_a_reporter(
     assert rows["a"]["response"] == "Please CAN YOU HELP?"  # the plugin's app target answered
     by_name = {a["name"]: a for a in rows["a"]["assessments"]}
     assert by_name["polite"]["rating"] == "yes" and by_name["polite"]["rationale"] == "asks politely"
-    assert by_name["starts_with"]["rating"] == "yes" and by_name["starts_with"]["kind"] == "check"
+    assert by_name["has_prefix"]["rating"] == "yes" and by_name["has_prefix"]["kind"] == "check"
     assert by_name["exclaims"]["rating"] == "no"
     assert by_name["safety"]["rating"] == "yes"  # the built-in judges still run beside them
     assert doc["metrics"]["response/custom/polite/rating/percentage"] == 1.0
@@ -140,12 +140,12 @@ def test_unknown_names_list_what_packages_provide(
     pytester.makefile(
         ".yaml",
         genai_bad="rows: [{request: q, response: r}]\njudges: [polit]\n",
-        genai_bad_check="rows: [{request: q, response: r}]\nchecks: [{type: start_with}]\n",
+        genai_bad_check="rows: [{request: q, response: r}]\nchecks: [{type: has_prefx}]\n",
     )
     result = pytester.runpytest_subprocess()
     out = result.stdout.str()
     assert "unknown judge 'polit'" in out and "judges of installed packages: polite" in out
-    assert "unknown check type 'start_with'" in out and "types of installed packages: starts_with" in out
+    assert "unknown check type 'has_prefx'" in out and "types of installed packages: has_prefix" in out
 
 
 def test_a_broken_entry_point_names_its_package(pytester: pytest.Pytester, installed: Path) -> None:
@@ -158,3 +158,18 @@ def test_a_broken_entry_point_names_its_package(pytester: pytest.Pytester, insta
         ["*cannot load entry point 'ghost' = 'genai_extras:missing_function' in "
          "pytest_genai_eval.judges (package genai-extras 0.1): AttributeError*"]
     )
+
+
+def test_a_package_check_named_like_a_built_in_type_gets_a_hint(
+    pytester: pytest.Pytester, installed: Path
+) -> None:
+    (installed / "genai_extras-0.1.dist-info" / "entry_points.txt").write_text(
+        "[pytest_genai_eval.checks]\nstarts_with = genai_extras:has_prefix\n"
+    )
+    pytester.makefile(
+        ".yaml", genai_x="rows: [{request: q, response: r}]\nchecks: [{type: starts_with, prefix: P}]\n"
+    )
+    result = pytester.runpytest_subprocess()
+    out = result.stdout.str()
+    assert "checks[0]: give exactly one of 'value' or 'values'" in out
+    assert "an installed package also registers a 'starts_with' check type; the built-in type takes precedence" in out

@@ -63,7 +63,8 @@ class UnknownJudgeError(ConfigurationError, ValueError):
     pass
 
 
-Factory = Callable[[PromptTemplate | None], Judge]
+# (prompt override, the suite's options by suite key) -> the judge
+Factory = Callable[[PromptTemplate | None, Mapping[str, Any]], Judge]
 
 BUILTIN_JUDGES: tuple[str, ...] = BUILTIN_NAMES  # in the order of README's judge table
 
@@ -73,11 +74,14 @@ def _factory(meta: BuiltinJudge) -> Factory:
     cls: Callable[..., Judge] = getattr(
         importlib.import_module(f".{module_name}", __package__), class_name
     )
-    if not meta.takes_prompt:
-        return lambda _template: cls()
 
-    def make(template: PromptTemplate | None) -> Judge:
-        return cls(template=template) if template else cls()
+    def make(template: PromptTemplate | None, options: Mapping[str, Any]) -> Judge:
+        kwargs: dict[str, Any] = {}
+        if template is not None and meta.takes_prompt:
+            kwargs["template"] = template
+        if meta.suite_key is not None and options.get(meta.suite_key) is not None:
+            kwargs[meta.suite_key] = options[meta.suite_key]
+        return cls(**kwargs)
 
     return make
 
@@ -85,6 +89,16 @@ def _factory(meta: BuiltinJudge) -> Factory:
 def _factories() -> dict[str, Factory]:
     """Built-in judge name -> factory, from the catalog (``judge_catalog.BUILTIN``)."""
     return {meta.name: _factory(meta) for meta in BUILTIN}
+
+
+def _for_row(judge: Judge, ctx: EvalContext) -> Judge:
+    """The judge that runs on this row: a judge with ``for_row`` picks it (tool_call_correctness
+    is a check on rows with expected_tool_calls, an LLM judge on the others)."""
+    pick = getattr(judge, "for_row", None)
+    if callable(pick):
+        chosen: Judge = pick(ctx)
+        return chosen
+    return judge
 
 
 def _not_applicable(judge: Judge, reason: str) -> Assessment:
@@ -127,11 +141,13 @@ class JudgeSet:
         repeat: int = 1,
         repeat_rule: str = "majority",
         origin: str | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> JudgeSet:
         """Build a judge set; ``custom`` / ``checks`` are ready judges (see ``llm_judge``,
         ``python_judge``, ``parse_checks``). Raises ``UnknownJudgeError``, ``PromptError`` or
         ``JudgeConfigError`` (panels, repeat, duplicate names); ``origin`` (the suite file)
-        prefixes the messages of the latter."""
+        prefixes the messages of the latter. ``options``: parsed suite settings by suite key,
+        for the built-in judges that take one (``tool_call_match``)."""
         origin = origin or where
         factories = _factories()
         names = list(include) if include is not None else list(BUILTIN_JUDGES)
@@ -152,7 +168,7 @@ class JudgeSet:
                 continue
             path = (prompts or {}).get(name)
             template = PromptTemplate.from_file(name, path) if path else None
-            judges.append(factories[name](template))
+            judges.append(factories[name](template, options or {}))
         seen = set(BUILTIN_JUDGES)
         for judge in [*custom, *checks]:
             if judge.name in seen:
@@ -245,7 +261,7 @@ class JudgeSet:
                 continue
             reason = judge.missing(ctx)
             if reason is None:
-                run.append(self._wrap(judge))
+                run.append(self._wrap(_for_row(judge, ctx)))
             elif self.explicit:
                 not_applicable.append(_not_applicable(judge, reason))
         for judge in always:

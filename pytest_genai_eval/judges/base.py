@@ -30,6 +30,11 @@ YES_NO_SCHEMA: dict[str, Any] = {
 }
 
 
+# Row fields that are no variables: internals, and the precomputed response's calls (read them
+# as ``tool_calls``, which holds the app's calls too).
+_HIDDEN_ROW_FIELDS = ("extra", "location", "messages", "response_tool_calls")
+
+
 @dataclass(frozen=True)
 class EvalContext:
     """Everything a judge may read about one row once the app has answered."""
@@ -40,10 +45,18 @@ class EvalContext:
     global_guidelines: tuple[str, ...] = ()
     latency_seconds: float | None = None
     usage: TokenUsage | None = None
+    finish_reason: str | None = None  # the app's choices[0].finish_reason, when it gave one
+    # the tool calls the response made, [{"name", "arguments", "id"?, "result"?}]; None when
+    # its form carries none (a plain string)
+    tool_calls: list[dict[str, Any]] | None = None
 
     @property
     def request(self) -> str:
         return self.row.request_text
+
+    @property
+    def available_tools(self) -> list[dict[str, Any]] | None:
+        return self.row.available_tools
 
     @property
     def has_ground_truth(self) -> bool:
@@ -63,7 +76,9 @@ class EvalContext:
             return self.latency_seconds
         if name == "usage":
             return self.usage.to_dict() if self.usage is not None else None
-        if name in Row.model_fields and name not in ("extra", "location", "messages"):
+        if name == "tool_calls":
+            return self.tool_calls
+        if name in Row.model_fields and name not in _HIDDEN_ROW_FIELDS:
             return getattr(self.row, name)
         if name in self.row.extra:
             return self.row.extra[name]
@@ -96,7 +111,8 @@ ROW_VARIABLES: frozenset[str] = frozenset(
         "global_guidelines",
         "latency_seconds",
         "usage",
-        *(n for n in Row.model_fields if n not in ("extra", "location", "messages")),
+        "tool_calls",
+        *(n for n in Row.model_fields if n not in _HIDDEN_ROW_FIELDS),
     }
 )
 

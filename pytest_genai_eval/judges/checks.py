@@ -1,70 +1,32 @@
 """Deterministic checks: no LLM, run offline, kind "check".
 
 Declared per suite (``checks:``) or per row (a ``checks`` column), as a list of
-``{type, name?, ...}``. Types: ``contains``, ``not_contains``, ``regex``, ``json``,
-``json_schema``, ``length``, ``latency``, ``token_budget``. The assessment name defaults to the
-type, de-duplicated with a suffix (``contains``, ``contains_2``...). Every spec is validated when
-the suite loads; errors name the file (or the row's location) and the field.
+``{type, name?, ...}``. Types here: ``contains``, ``not_contains``, ``regex``, ``json``,
+``json_schema``, ``length``, ``latency``, ``token_budget``; in :mod:`.text_checks`: ``equals``,
+``starts_with``, ``levenshtein``, ``rouge_l``, ``bleu``, ``exact_match``, ``f1``; in
+:mod:`.output_checks`: ``is_refusal``, ``finish_reason``. This module holds the table of every
+type (``CHECK_TYPES``) and :func:`parse_checks`. The assessment name defaults to the type,
+de-duplicated with a suffix (``contains``, ``contains_2``...). Every spec is validated when the
+suite loads; errors name the file (or the row's location) and the field.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
 import yaml
 
-from ..results import Assessment, AssessmentKind
-from .base import EvalContext, JudgeConfigError, JudgeRunner, Where, check_name
+from .base import EvalContext, JudgeConfigError, Where, check_name
+from .check_base import Builder, Check, SpecReader, quote_list, string_values
+from .output_checks import OUTPUT_BUILDERS
+from .text_checks import TEXT_BUILDERS
 
 Mode = Literal["any", "all"]
-
-
-def _quote_list(values: Sequence[str]) -> str:
-    return ", ".join(repr(v) for v in values)
-
-
-@dataclass(kw_only=True)
-class Check:
-    """Base of the deterministic checks: ``evaluate`` returns (passed, rationale, details)."""
-
-    name: str
-    kind: AssessmentKind = "check"
-    type: ClassVar[str] = ""
-    needs_response: ClassVar[bool] = True
-
-    def applies(self, ctx: EvalContext) -> bool:
-        return True
-
-    def missing(self, ctx: EvalContext) -> str | None:
-        if self.needs_response and ctx.response is None:
-            return "needs a response"
-        return None
-
-    def evaluate(self, ctx: EvalContext) -> tuple[bool, str, dict[str, Any]]:
-        raise NotImplementedError
-
-    def describe(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name}
-
-    async def run(self, ctx: EvalContext, runner: JudgeRunner) -> list[Assessment]:
-        started = time.perf_counter()
-        result = Assessment(name=self.name, judge=self.name, kind="check")
-        try:
-            passed, rationale, details = self.evaluate(ctx)
-        except Exception as exc:  # a check bug is an error on the row, never a pass
-            result.error = f"check {self.type!r} raised {type(exc).__name__}: {exc}"
-            return [result]
-        result.rating = "yes" if passed else "no"
-        result.rationale = rationale
-        result.details = {"type": self.type, **details}
-        result.latency_seconds = time.perf_counter() - started
-        return [result]
 
 
 @dataclass(kw_only=True)
@@ -86,11 +48,11 @@ class Contains(Check):
         missing = [v for v in self.values if v not in found]
         passed = bool(found) if self.mode == "any" else not missing
         if passed:
-            rationale = f"response contains {_quote_list(found)}"
+            rationale = f"response contains {quote_list(found)}"
         elif self.mode == "any":
-            rationale = f"response contains none of {_quote_list(self.values)}"
+            rationale = f"response contains none of {quote_list(self.values)}"
         else:
-            rationale = f"response does not contain {_quote_list(missing)}"
+            rationale = f"response does not contain {quote_list(missing)}"
         return passed, rationale, {"found": found}
 
     def describe(self) -> dict[str, Any]:
@@ -115,9 +77,9 @@ class NotContains(Contains):
         found = self.found(ctx.response or "")
         hit = bool(found) if self.mode == "any" else len(found) == len(self.values)
         if hit:
-            return False, f"response contains {_quote_list(found)}", {"found": found}
+            return False, f"response contains {quote_list(found)}", {"found": found}
         if self.mode == "any":
-            return True, f"response contains none of {_quote_list(self.values)}", {"found": []}
+            return True, f"response contains none of {quote_list(self.values)}", {"found": []}
         return True, "response does not contain all of the values", {"found": found}
 
 
@@ -305,88 +267,9 @@ class TokenBudget(Check):
 # ---- parsing specs ------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Typed access to one spec mapping; ``finish`` rejects unknown fields."""
-
-    def __init__(self, spec: Mapping[str, Any], where: Where) -> None:
-        self.spec = spec
-        self.where = where
-        self.used: set[str] = {"type", "name"}
-
-    def has(self, key: str) -> bool:
-        return key in self.spec and self.spec[key] is not None
-
-    def raw(self, key: str) -> Any:
-        self.used.add(key)
-        return self.spec.get(key)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.where.error(key, f"expected true or false, got {value!r}")
-        return value
-
-    def text(self, key: str, *, required: bool = True) -> str | None:
-        value = self.raw(key)
-        if value is None:
-            if required:
-                raise self.where.error(key, "is required")
-            return None
-        if not isinstance(value, str) or not value:
-            raise self.where.error(key, f"expected a non-empty string, got {value!r}")
-        return value
-
-    def number(self, key: str, *, integer: bool = False, positive: bool = False) -> float | None:
-        value = self.raw(key)
-        if value is None:
-            return None
-        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok:
-            kind = "an integer" if integer else "a number"
-            raise self.where.error(key, f"expected {kind}, got {value!r}")
-        if value < 0 or (positive and value == 0):
-            raise self.where.error(
-                key,
-                f"expected a {'positive' if positive else 'non-negative'} number, got {value!r}",
-            )
-        return float(value)
-
-    def choice(self, key: str, choices: Sequence[str], default: str) -> str:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if value not in choices:
-            raise self.where.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
-        return str(value)
-
-    def finish(self, known: Sequence[str]) -> None:
-        unknown = sorted(str(k) for k in self.spec if k not in self.used)
-        if unknown:
-            allowed = ", ".join(["type", "name", *known]) if known else "type, name"
-            raise self.where.error(
-                unknown[0], f"unknown field for a {self.spec.get('type')} check; fields: {allowed}"
-            )
-
-
-def _values(reader: _Reader) -> tuple[str, ...]:
-    value = reader.raw("values")
-    if isinstance(value, str):
-        value = [value]
-    if value is None:
-        raise reader.where.error("values", "is required (a string or a list of strings)")
-    if not isinstance(value, list) or not value:
-        raise reader.where.error("values", f"expected a non-empty list of strings, got {value!r}")
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise reader.where.error(f"values[{i}]", f"expected a non-empty string, got {item!r}")
-    return tuple(value)
-
-
-def _contains(cls: type[Contains]) -> Callable[[_Reader, str, Path | None], Check]:
-    def build(r: _Reader, name: str, base_dir: Path | None) -> Check:
-        values = _values(r)
+def _contains(cls: type[Contains]) -> Builder:
+    def build(r: SpecReader, name: str, base_dir: Path | None) -> Check:
+        values = string_values(r)
         mode = r.choice("mode", ("any", "all"), "any" if cls is NotContains else "all")
         case = r.boolean("case_sensitive", False)
         r.finish(("values", "mode", "case_sensitive"))
@@ -395,7 +278,7 @@ def _contains(cls: type[Contains]) -> Callable[[_Reader, str, Path | None], Chec
     return build
 
 
-def _regex(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _regex(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     pattern = cast(str, r.text("pattern"))
     must_match = r.boolean("must_match", True)
     ignore_case = r.boolean("ignore_case", False)
@@ -406,12 +289,12 @@ def _regex(r: _Reader, name: str, base_dir: Path | None) -> Check:
         raise r.where.error("pattern", f"invalid regular expression: {exc}") from None
 
 
-def _json(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _json(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     r.finish(())
     return Json(name=name)
 
 
-def _json_schema(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _json_schema(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     has_inline, has_file = r.has("schema"), r.has("schema_file")
     if has_inline == has_file:
         raise r.where.error(None, "give exactly one of 'schema' (inline) or 'schema_file'")
@@ -444,7 +327,7 @@ def _json_schema(r: _Reader, name: str, base_dir: Path | None) -> Check:
         raise r.where.error(key, f"invalid JSON schema: {exc.message}") from None
 
 
-def _length(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _length(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     bounds: dict[str, int | None] = {}
     for key in ("min_chars", "max_chars", "min_words", "max_words"):
         value = r.number(key, integer=True)
@@ -465,7 +348,7 @@ def _length(r: _Reader, name: str, base_dir: Path | None) -> Check:
     )
 
 
-def _latency(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _latency(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     value = r.number("max_seconds", positive=True)
     r.finish(("max_seconds",))
     if value is None:
@@ -473,7 +356,7 @@ def _latency(r: _Reader, name: str, base_dir: Path | None) -> Check:
     return Latency(name=name, max_seconds=value)
 
 
-def _token_budget(r: _Reader, name: str, base_dir: Path | None) -> Check:
+def _token_budget(r: SpecReader, name: str, base_dir: Path | None) -> Check:
     value = r.number("max_tokens", integer=True, positive=True)
     r.finish(("max_tokens",))
     if value is None:
@@ -481,7 +364,7 @@ def _token_budget(r: _Reader, name: str, base_dir: Path | None) -> Check:
     return TokenBudget(name=name, max_tokens=int(value))
 
 
-_BUILDERS: Mapping[str, Callable[[_Reader, str, Path | None], Check]] = {
+_BUILDERS: Mapping[str, Builder] = {
     "contains": _contains(Contains),
     "not_contains": _contains(NotContains),
     "regex": _regex,
@@ -490,6 +373,8 @@ _BUILDERS: Mapping[str, Callable[[_Reader, str, Path | None], Check]] = {
     "length": _length,
     "latency": _latency,
     "token_budget": _token_budget,
+    **TEXT_BUILDERS,
+    **OUTPUT_BUILDERS,
 }
 
 CHECK_TYPES: tuple[str, ...] = tuple(_BUILDERS)
@@ -544,10 +429,26 @@ def parse_checks(
             name, n = str(kind), 2
             while name in taken:
                 name, n = f"{kind}_{n}", n + 1
-        check = _BUILDERS[str(kind)](_Reader(spec, item), name, base_dir)
+        try:
+            check = _BUILDERS[str(kind)](SpecReader(spec, item), name, base_dir)
+        except JudgeConfigError as exc:
+            raise JudgeConfigError(f"{exc}{_shadowed(str(kind))}") from None
         taken.add(name)
         out.append(check)
     return out
+
+
+def _shadowed(kind: str) -> str:
+    """A hint when an installed package registers a check type that is now built in (built-in
+    types come first, so such a package's specs read as the built-in type's)."""
+    from ..registry import available
+
+    if kind in available("checks"):
+        return (
+            f" (an installed package also registers a {kind!r} check type; the built-in type "
+            "takes precedence: register the package's under another name)"
+        )
+    return ""
 
 
 def _installed_types() -> str:
@@ -575,6 +476,7 @@ def _plugin_check(spec: Mapping[str, Any], where: Where, taken: set[str]) -> Any
 
 __all__ = [
     "CHECK_TYPES",
+    "Builder",
     "Check",
     "Contains",
     "Json",
@@ -584,6 +486,7 @@ __all__ = [
     "Length",
     "NotContains",
     "Regex",
+    "SpecReader",
     "TokenBudget",
     "parse_checks",
 ]

@@ -16,7 +16,8 @@ Suite file::
 The aggregated assessment keeps the judge's name. ``details["votes"]`` lists every vote
 ``{model, sample, rating, rationale, error}``; ``details["agreement"]`` is the share of the
 returned votes that agree with the final rating; ``details["flaky"]`` is True when the returned
-votes disagree. ``model`` is the members' models joined by ","; ``usage`` is summed over votes.
+votes disagree. ``model`` is the members' models joined by ","; ``usage`` is summed over votes
+(and, with several models, ``details["usage_by_model"]`` splits it by model).
 """
 
 from __future__ import annotations
@@ -245,6 +246,13 @@ class Panel:
             for vote, ballot in zip(votes, ballots, strict=True)
         ]
         result.details["aggregate"] = rule
+        by_model: dict[str, dict[str, int]] = {}  # several models: cost.py prices each one's tokens
+        for vote, ballot in zip(votes, ballots, strict=True):
+            used = by_model.setdefault(ballot.model or vote.model, {})
+            for key, count in ballot.usage.to_dict().items():
+                used[key] = used.get(key, 0) + count
+        if len(by_model) > 1:
+            result.details["usage_by_model"] = by_model
         if all(b.skipped for b in ballots):
             result.skipped = ballots[0].skipped
             result.details["agreement"] = None

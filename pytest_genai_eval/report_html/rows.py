@@ -1,5 +1,6 @@
 """The per-row table: each row's request, response (with a word diff against the baseline),
-expected answer, retrieved context and every judge's rating and rationale, with the filters."""
+expected answer, expected and actual tool calls side by side, retrieved context and every
+judge's rating and rationale, with the filters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from ..compare import Comparison, RowChange
 from ..results import Assessment, RowResult, request_text
+from ..tool_calls import calls_of, format_call
 from ..vocabulary import number
 from .diff import word_diff
 from .formatting import e
@@ -16,6 +18,7 @@ from .formatting import e
 __all__ = ("MAX_ROWS_SHOWN", "rows_section")
 
 MAX_ROWS_SHOWN = 2000
+RESULT_SHOWN = 300  # characters of a tool result shown under its call
 
 
 def _assessment_item(a: Assessment, change: RowChange | None) -> str:
@@ -99,6 +102,53 @@ def _expected_html(row: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _call_cell(call: Mapping[str, Any] | None, *, result: bool) -> str:
+    if call is None:
+        return '<td class="none">—</td>'
+    text = f"<code>{e(format_call(call, 200))}</code>"
+    value = call.get("result")
+    if result and value is not None:
+        shown = str(value)
+        if len(shown) > RESULT_SHOWN:
+            shown = shown[:RESULT_SHOWN] + "…"
+        text += f'<div class="result">→ {e(shown)}</div>'
+    return f"<td>{text}</td>"
+
+
+def _tool_calls_html(r: RowResult) -> str:
+    """Expected and actual tool calls side by side, by position; a row whose tool names
+    differ is marked. Empty for a row without tool calls."""
+    expected = calls_of(r.row.get("expected_tool_calls"))
+    actual = calls_of(r.tool_calls)
+    if expected is None and actual is None:
+        return ""
+    made = actual or []
+    head = "<tr><th>#</th>" + ("<th>expected</th>" if expected is not None else "")
+    head += "<th>actual</th></tr>"
+    body = []
+    for index in range(max(len(expected or []), len(made))):
+        want = expected[index] if expected is not None and index < len(expected) else None
+        got = made[index] if index < len(made) else None
+        differs = expected is not None and (
+            want is None or got is None or want.get("name") != got.get("name")
+        )
+        cells = f"<td>{index + 1}</td>"
+        if expected is not None:
+            cells += _call_cell(want, result=False)
+        cells += _call_cell(got, result=True)
+        marked = ' class="differs"' if differs else ""
+        body.append(f"<tr{marked}>{cells}</tr>")
+    if not body:
+        span = 3 if expected is not None else 2
+        body.append(
+            f'<tr><td colspan="{span}" class="none">no tool call expected or made</td></tr>'
+        )
+    return (
+        '<div class="label">tool calls</div>'
+        f'<table class="calls"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+    )
+
+
 _SEVERITY: Mapping[str, int] = MappingProxyType({"fail": 0, "error": 1, "skipped": 2, "pass": 3})
 
 
@@ -122,6 +172,11 @@ def _row_html(r: RowResult, change: RowChange | None) -> str:
     response_html: str
     if r.app_error:
         response_html = f'<div class="text err">app error: {e(r.app_error)}</div>'
+    elif r.response is None and r.tool_calls:
+        response_html = (
+            '<div class="text"><span class=muted>(no final answer: the agent only called '
+            "tools)</span></div>"
+        )
     else:
         response_html = f'<div class="text">{e(r.response) if r.response is not None else "<span class=muted>(none)</span>"}</div>'
     if change is not None and change.response_changed:
@@ -151,6 +206,7 @@ def _row_html(r: RowResult, change: RowChange | None) -> str:
         f'<td><div class="label">request</div><div class="text">{e(request_text(r.row))}</div>'
         f"{_expected_html(r.row)}"
         f'<div class="label">response</div>{response_html}'
+        f"{_tool_calls_html(r)}"
         f"{_context_html(r.retrieved_context)}</td>"
         f'<td><ul class="judges">{judges}</ul></td></tr>'
     )
