@@ -29,8 +29,15 @@ def evaluate(
     panels: Mapping[str, Any] | None = None,
     repeat: int | None = None,
     repeat_rule: str | None = None,
+    repeat_k: int | None = None,
+    judge_examples: Mapping[str, str | Path] | None = None,
     allow_empty: bool = False,
     tool_call_match: Mapping[str, Any] | None = None,
+    format: str | None = None,
+    transform: Any = None,
+    columns: Mapping[str, str] | None = None,
+    labels: str | Path | Mapping[str, Any] | None = None,
+    cluster: str | None = None,
 ) -> Callable[[F], F]:
     """Parametrize a test over the rows of an evaluation set.
 
@@ -46,7 +53,10 @@ def evaluate(
     "samples": N, "aggregate": "majority"}``; ``repeat`` / ``repeat_rule`` run every LLM judge
     several times (see docs/judges.md); ``tool_call_match`` how ``tool_call_correctness``
     compares tool calls with ``expected_tool_calls`` (``{"trajectory": "superset", "arguments":
-    "subset", "tools": {"search_docs": {"arguments": "ignore"}}}``). An empty evaluation set is
+    "subset", "tools": {"search_docs": {"arguments": "ignore"}}}``); ``labels`` a human labels
+    file (or ``{"file": ..., "use": "compare"}``); ``cluster`` the column that clusters rows for
+    the standard errors; ``format`` / ``transform`` / ``columns`` read another tool's set or
+    map a third-party set's fields (README, "Other formats"). An empty evaluation set is
     an error unless ``allow_empty=True``. The arguments are ``suite.SUITE_KEYS`` (all but the
     file-only ``rows``), as in a suite file.
     """
@@ -56,9 +66,16 @@ def evaluate(
         "panels": panels,
         "repeat": repeat,
         "repeat_rule": repeat_rule,
+        "repeat_k": repeat_k,
+        "judge_examples": judge_examples,
         "allow_empty": allow_empty or None,
         "description": description,
         "tool_call_match": tool_call_match,
+        "format": format,
+        "transform": transform,
+        "columns": columns,
+        "labels": labels,
+        "cluster": cluster,
     }
     marker = pytest.mark.genai_eval(
         data=data,

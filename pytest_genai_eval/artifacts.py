@@ -34,6 +34,7 @@ from pytest_genai_eval.metrics import (
     retrieval_value_column,
     score_column,
 )
+from pytest_genai_eval.pass_at_k import vote_columns
 from pytest_genai_eval.results import RowResult
 from pytest_genai_eval.vocabulary import OVERALL_BASE, OVERALL_RATING
 
@@ -66,7 +67,9 @@ def row_record(result: RowResult) -> dict[str, Any]:
     Order: ``suite``, ``request_id``, the input row's own keys (request, expected_response,
     guidelines, extra columns...), then the computed columns. ``flaky`` (bool) is True when a
     judge panel's or repeat's votes disagreed on some assessment of the row; numeric custom
-    judges add ``<prefix>/<name>/score``. Rows whose output carries tool calls add
+    judges add ``<prefix>/<name>/score``; voted assessments (repeats, panels) add
+    ``<prefix>/<name>/flake_rate`` and, under pass_at_k / pass_hat_k, ``.../pass_at_k`` or
+    ``.../pass_hat_k`` (the unbiased estimate). Rows whose output carries tool calls add
     ``agent/tool_calls`` (the calls: JSON in the JSONL, JSON text in CSV and Parquet) and
     ``agent/tool_call_count``; the tool-call check adds
     ``response/tool_call/tool_call_correctness/precision|recall|f1``. An input key that
@@ -94,6 +97,7 @@ def row_record(result: RowResult) -> dict[str, Any]:
         if score is not None:
             computed[score] = a.value
         computed.update(detail_columns(a))
+        computed.update(vote_columns(a.details, base))
         computed[f"{base}/rating"] = a.rating
         computed[f"{base}/rationale"] = a.rationale
         computed[f"{base}/error_message"] = a.error

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .artifacts import JSON_NAME, ArtifactError, load_results
+from .cli_align import HANDLERS as ALIGN_HANDLERS
+from .cli_align import add_commands as add_align_commands
+from .cli_trust import HANDLERS as TRUST_HANDLERS
+from .cli_trust import add_commands as add_trust_commands
 from .compare import (
     DEFAULT_ALPHA,
     BaselineError,
@@ -217,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of the results document (evaluation_results.json), "
         "with its schema version.",
     )
+    add_trust_commands(commands)  # calibrate, power (cli_trust.py)
+    add_align_commands(commands)  # align (cli_align.py)
     return parser
 
 
@@ -425,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": _cmd_report,
             "merge": _cmd_merge,
             "schema": _cmd_schema,
+            **TRUST_HANDLERS,
+            **ALIGN_HANDLERS,
         }
         return handler[args.command](args, out)
     except UsageError as exc:

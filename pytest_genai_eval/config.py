@@ -61,17 +61,24 @@ class RunSettings:
     row_timeout: float | None
     repeat: int
     repeat_rule: str
+    repeat_k: int | None
     shard: tuple[int, int] | None
     progress: str
     progress_interval: float
     baseline: Path | None
     update_baseline: bool
     baseline_rules: RegressionRules
+    baseline_pairwise: bool
     history_db: Path | None
     rootdir: Path | None
     parquet: bool
     prices: PriceTable | None = None
     delta_table: str | None = None  # a local path (absolute) or a URI
+    mlflow: bool = False  # log the run to MLflow (mlflow_log.py)
+    sample: int | None = None  # evaluate N rows of every suite (sampling.py)
+    sample_seed: int = 0
+    review_queue: Path | None = None  # where to write the review queue (review_queue.py)
+    review_sample: int = 5
 
     def shown(self, path: Path | None) -> str | None:
         """Paths in artifacts are relative to the rootdir when inside it (artifacts travel)."""
@@ -92,6 +99,7 @@ class RunSettings:
             "row_timeout": self.row_timeout,
             "repeat": self.repeat,
             "repeat_rule": self.repeat_rule,
+            "repeat_k": self.repeat_k,
             "shard": {"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
             "judge_missing_reason": None if self.judge else self.judge_missing_reason,
             "thresholds": [t.to_dict() for t in self.thresholds],
@@ -99,6 +107,7 @@ class RunSettings:
             "results_dir": self.shown(self.results_dir),
             "baseline": self.shown(self.baseline),
             "baseline_rules": self.baseline_rules.to_dict(),
+            "baseline_pairwise": self.baseline_pairwise,
             **({"prices": self.prices.to_dict()} if self.prices is not None else {}),
         }
 
@@ -186,17 +195,24 @@ def resolve(config: pytest.Config, env: Mapping[str, str] | None = None) -> RunS
         row_timeout=row_timeout if row_timeout > 0 else None,
         repeat=int(v["repeat"]),
         repeat_rule=v["repeat_rule"],
+        repeat_k=None if v["repeat_k"] is None else int(v["repeat_k"]),
         shard=parse_shard(v["shard"]),
         progress=v["progress"],
         progress_interval=float(v["progress_interval"]),
         baseline=baseline,
         update_baseline=update_baseline,
         baseline_rules=rules,
+        baseline_pairwise=bool(v["baseline_pairwise"]),
         history_db=None if v["no_history"] else v["history_db"],
         rootdir=config.rootpath,
         parquet=bool(v["parquet"]),
         prices=prices,
         delta_table=str(v["delta_table"]) if v["delta_table"] is not None else None,
+        mlflow=bool(v["mlflow"]),
+        sample=int(v["sample"]) if v["sample"] is not None else None,
+        sample_seed=int(v["sample_seed"]),
+        review_queue=v["review_queue"],
+        review_sample=int(v["review_sample"]),
     )
 
 

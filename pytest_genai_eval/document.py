@@ -125,6 +125,8 @@ class SuiteConfig(_Model):
     prompt_versions: dict[str, str] | None = None
     thresholds: list[dict[str, Any]] = Field(default_factory=list)
     row_count: int | None = None
+    cluster: str | None = None  # the column whose value clusters rows (error bars)
+    labels: dict[str, Any] | None = None  # the human labels file: {file, use, count}
 
 
 class SuiteEntry(_Model):

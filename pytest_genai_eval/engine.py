@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .cache import VerdictCache
+from .conversation import evaluate_conversation
 from .evalset import Row
 from .judges import EvalContext
+from .label_suite import apply_labels
 from .llm import EndpointSettings
 from .redact import Redactor
 from .results import Assessment, RowResult, TokenUsage
 from .runner import LLMJudgeRunner
 from .settings import SETTINGS_BY_NAME
 from .suite import SuiteSpec
-from .targets import AppCallError, call_timed
+from .targets import AppCallError, Target, TimedOutput, call_timed
 
 T = TypeVar("T")
 
@@ -234,6 +236,7 @@ class Engine:
                     "internal error in pytest-genai-eval: "
                     + "".join(traceback.format_exception(exc)),
                 )
+            apply_labels(result, job.suite.labels)  # human labels: the verdict of record
             result.redact(self.redactor.scrub)
             progress = self.progress
             progress.done += 1
@@ -261,6 +264,18 @@ class Engine:
         latency: float | None = None
         usage: TokenUsage | None = None
         finish_reason: str | None = None
+        if row.is_conversation:
+            if suite.target is None:
+                result.app_error = "a conversation row needs an app to talk to (suite key 'app')"
+                return result
+            target = suite.target
+
+            async def call_app(turn: Row) -> TimedOutput:
+                return await self._call_app(target, turn, job)
+
+            return await evaluate_conversation(
+                row, suite.judges, suite.global_guidelines, result, call_app, self.runner
+            )
         if row.response_usage:
             usage = TokenUsage.from_dict(row.response_usage)
         tool_calls = row.response_tool_calls
@@ -299,6 +314,14 @@ class Engine:
         )
         result.assessments = await judge_row(suite, ctx, self.runner)
         return result
+
+    async def _call_app(self, target: Target, row: Row, job: RowJob) -> TimedOutput:
+        """One app call within the app slots (a conversation's turns, one after another)."""
+        assert self._app_slots is not None
+        async with self._app_slots:
+            if self._stopping.is_set():
+                raise EngineStopped(f"{job.key}: session stopping")
+            return await call_timed(target, row)
 
 
 async def judge_row(suite: SuiteSpec, ctx: EvalContext, runner: LLMJudgeRunner) -> list[Assessment]:

@@ -46,6 +46,7 @@ from pytest_genai_eval.errors import EvaluationSetError
 from pytest_genai_eval.outputs import normalize_context, parse_app_output
 from pytest_genai_eval.tool_calls import parse_available_tools, parse_expected_tool_calls
 from pytest_genai_eval.tool_match import parse_tool_call_match
+from pytest_genai_eval.turns import CONVERSATION_FIELDS, Turn, parse_conversation
 
 if TYPE_CHECKING:
     import pandas
@@ -56,10 +57,12 @@ __all__ = [
     "EvalSetError",
     "Row",
     "RowIssue",
+    "build_rows",
     "derive_request_id",
     "describe_utf8_error",
     "load_rows",
     "nesting_problem",
+    "read_entries",
 ]
 
 MAX_NESTING_DEPTH = 64
@@ -93,7 +96,7 @@ _EXPECTATION_FIELDS = (
     "expected_tool_calls",
 )
 # CSV columns read as text, so that "42" stays a string and JSON text stays parseable.
-_CSV_TEXT_COLUMNS = (*_AGENT_EVAL_FIELDS, *_MLFLOW_FIELDS, "tags", "trace_id")
+_CSV_TEXT_COLUMNS = (*_AGENT_EVAL_FIELDS, *_MLFLOW_FIELDS, "tags", "trace_id", *CONVERSATION_FIELDS)
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".yaml", ".yml")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _SHOWN_LOCATIONS = 5  # a group of identical issues lists this many lines/rows, then a count
@@ -212,6 +215,12 @@ class Row(pydantic.BaseModel):
     expected_tool_calls: list[dict[str, Any]] | None = None  # [] : no call may be made
     available_tools: list[dict[str, Any]] | None = None  # {"name", "description"?, "parameters"?}
     tool_call_match: dict[str, Any] | None = None  # this row's override of the suite's modes
+    # A conversation (turns.py): scripted user turns, or a simulated user's goal.
+    turns: list[Turn] | None = None
+    goal: str | None = None
+    persona: str | None = None
+    max_turns: int | None = None  # set (the default or the row's) when goal is
+    assistant_role: str | None = None
     extra: dict[str, Any] = pydantic.Field(
         default_factory=dict
     )  # unknown columns, verbatim (JSON-able)
@@ -221,6 +230,11 @@ class Row(pydantic.BaseModel):
     def request_text(self) -> str:
         """The content of the last user message (``str(content)`` when it is not a string)."""
         return _request_text(self.messages)
+
+    @property
+    def is_conversation(self) -> bool:
+        """Scripted turns or a simulated user: the app is called turn by turn."""
+        return self.turns is not None or self.goal is not None
 
     @property
     def has_response(self) -> bool:
@@ -242,6 +256,11 @@ class Row(pydantic.BaseModel):
         if self.response is not None:
             record["response"] = self.response
         for name in ("expected_tool_calls", "available_tools", "tool_call_match"):
+            if getattr(self, name) is not None:
+                record[name] = getattr(self, name)
+        if self.turns is not None:
+            record["turns"] = [turn.to_record() for turn in self.turns]
+        for name in ("goal", "persona", "max_turns", "assistant_role"):
             if getattr(self, name) is not None:
                 record[name] = getattr(self, name)
         for key, value in self.extra.items():
@@ -493,6 +512,12 @@ def _parse_request_id(value: Any) -> str:
 
 
 def _parse_text(value: Any) -> str:
+    if isinstance(value, (Mapping, list)):
+        raise _FieldError(
+            f"expected a string, got {_type_name(value)}; map one nested field with the suite "
+            "key 'columns' (e.g. 'answer.text: expected_response'), or map the whole value and "
+            "it becomes text by the documented rule (README, 'Column mapping')"
+        )
     if not isinstance(value, str):
         raise _FieldError(f"expected a string, got {_type_name(value)}")
     return value
@@ -630,7 +655,7 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
             return None
 
     data = {str(key): _plain(value) for key, value in raw.items()}
-    consumed: set[str] = set(_AGENT_EVAL_FIELDS)
+    consumed: set[str] = {*_AGENT_EVAL_FIELDS, *CONVERSATION_FIELDS}
     extra: dict[str, Any] = {}
     mlflow = not _absent(data.get("inputs"))
 
@@ -640,6 +665,7 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
     }
     request: Any = None
     messages: list[dict[str, Any]] | None = None
+    conversation = parse_conversation(data, list(given), mlflow=mlflow)
     if mlflow:
         consumed |= {*_MLFLOW_FIELDS, "tags"}
         if "request" in given:
@@ -686,8 +712,15 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
                 request, messages = parsed
         elif isinstance(data.get("request"), str):
             fail("request", "empty request")
-        else:
+        elif not conversation.active:
             fail("request", "missing required field 'request'")
+    for label, message in conversation.issues:
+        fail(label, message)
+    if conversation.turns and messages is None:  # the first turn is the row's request
+        request = conversation.turns[0].request
+        messages = [{"role": "user", "content": request}]
+    elif conversation.goal is not None and messages is None:  # the simulated user begins
+        messages = []
 
     def field(name: str, parser: Callable[[Any], Any]) -> Any:
         if name not in given:
@@ -756,7 +789,10 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
         extra[key] = value
 
     if request_id is None and messages is not None:
-        request_id = derive_request_id(request, _request_text(messages))
+        if conversation.goal is not None and not messages:
+            request_id = derive_request_id(conversation.goal, conversation.goal)
+        else:
+            request_id = derive_request_id(request, _request_text(messages))
 
     if issues or messages is None or request_id is None:
         return _Built(None, request_id, issues)
@@ -776,6 +812,11 @@ def _build_row(raw: Mapping[Any, Any], source: str, location: str) -> _Built:
             expected_tool_calls=expected_calls,
             available_tools=tools,
             tool_call_match=tool_call_match,
+            turns=conversation.turns,
+            goal=conversation.goal,
+            persona=conversation.persona,
+            max_turns=conversation.max_turns,
+            assistant_role=conversation.assistant_role,
             extra=extra,
             location=f"{source}, {location}",
         )
@@ -1122,6 +1163,22 @@ def _read_parquet(path: Path, source: str) -> list[tuple[str, Any]]:
 
 
 def _load_file(data: str | os.PathLike[str], base_dir: Path | None, name: str | None) -> list[Row]:
+    source, entries, issues = read_entries(data, base_dir=base_dir, name=name)
+    return _build_rows(source, entries, issues)
+
+
+def build_rows(
+    source: str, entries: Sequence[tuple[str, Any]], issues: Sequence[RowIssue] = ()
+) -> list[Row]:
+    """Validate ``(location, raw row)`` entries (from :func:`read_entries`, perhaps converted by
+    an importer or a column mapping) into rows; raise one EvalSetError with every issue."""
+    return _build_rows(source, entries, list(issues))
+
+
+def read_entries(
+    data: str | os.PathLike[str], *, base_dir: Path | None = None, name: str | None = None
+) -> tuple[str, list[tuple[str, Any]], list[RowIssue]]:
+    """A file's raw rows before validation: ``(source, [(location, raw row)], issues)``."""
     source = name or os.fspath(data)
     path = Path(data)
     if not path.is_absolute():
@@ -1144,7 +1201,7 @@ def _load_file(data: str | os.PathLike[str], base_dir: Path | None, name: str | 
             f"unsupported file type '{path.suffix or path.name}' "
             f"(expected one of {', '.join(_SUFFIXES)})",
         )
-    return _build_rows(source, entries, issues)
+    return source, entries, issues
 
 
 def load_rows(

@@ -37,12 +37,14 @@ from .vocabulary import (
     OVERALL_RATING,
     PREFIXES,
     RATE_SUFFIX,
+    STALE_LABELS,
+    bound_names,
     error_total,
     fmt_number,
     judge_of,
+    labelled_metric,
     metric_direction,
     number,
-    rate_base,
 )
 
 EXIT_OK = 0
@@ -81,6 +83,9 @@ class Threshold:
             return ERRORS
         if self.name in ALIASES:
             return ALIASES[self.name]
+        labelled = labelled_metric(self.name)  # kappa/<judge>, human_agreement/<judge>
+        if labelled is not None:
+            return labelled
         if self.name.count("/") >= 2:
             return self.name
         for prefix in JUDGED_PREFIXES:
@@ -176,6 +181,21 @@ _RATING_SUFFIXES = (
     "unassessed_count",
     "pessimistic_percentage",
     "optimistic_percentage",
+    "standard_error",
+    "clt_ci_low",
+    "clt_ci_high",
+    "cluster_count",
+)
+# A judge's agreement with human labels (calibration.py), when its suite has labels.
+_LABEL_METRICS = (
+    "human_agreement",
+    "cohen_kappa",
+    "human_label_count",
+    "human_label_unassessed_count",
+    "human_agreement_pessimistic",
+    "human_agreement_optimistic",
+    "cohen_kappa_pessimistic",
+    "cohen_kappa_optimistic",
 )
 
 
@@ -192,10 +212,17 @@ def known_metrics(names: Iterable[str]) -> set[str]:
             known.add(f"{prefix}/{name}/score/average")
         known |= {
             f"judge/{name}/{counter}"
-            for counter in ("error_count", "skipped_count", "not_run_count", "agreement/average")
+            for counter in (
+                "error_count",
+                "skipped_count",
+                "not_run_count",
+                "agreement/average",
+                *_LABEL_METRICS,
+            )
         }
         known.add(f"{OVERALL_BASE}/root_cause/{name}/count")
     known |= set(ALIASES.values())
+    known.add(STALE_LABELS)
     return known
 
 
@@ -210,7 +237,7 @@ def threshold_problems(thresholds: Iterable[Threshold], names: Iterable[str]) ->
     spellings = sorted({*ALIASES, ERRORS, *judge_like})
     problems = []
     for t in thresholds:
-        if t.name == ERRORS or t.name in ALIASES:
+        if t.name == ERRORS or t.name in ALIASES or labelled_metric(t.name) in metrics:
             continue
         if t.name.count("/") >= 2:
             if t.name in metrics:
@@ -334,16 +361,18 @@ def check_threshold(scope: str, threshold: Threshold, metrics: Mapping[str, Any]
     op = threshold.operator(metric)
     actual_raw = error_total(metrics) if metric == ERRORS else metrics.get(metric)
     actual = number(actual_raw)
-    if not metric.endswith(RATE_SUFFIX):
+    bounded = bound_names(metric)  # pass rates; agreement and kappa with human labels
+    if bounded is None:
         if actual is None:
             return ThresholdCheck(scope, threshold, metric, None, None, undecidable=True)
         return ThresholdCheck(
             scope, threshold, metric, actual, compare_value(actual, op, threshold.value)
         )
-    base = rate_base(metric)
-    unassessed = int(number(metrics.get(f"{base}/unassessed_count")) or 0)
-    low = number(metrics.get(f"{base}/pessimistic_percentage"))
-    high = number(metrics.get(f"{base}/optimistic_percentage"))
+    unassessed = int(number(metrics.get(bounded[0])) or 0)
+    low = number(metrics.get(bounded[1]))
+    high = number(metrics.get(bounded[2]))
+    if unassessed and (low is None or high is None):  # kappa not computable on a bound
+        return ThresholdCheck(scope, threshold, metric, actual, None, None, unassessed, True)
     if unassessed == 0 or low is None or high is None:
         if actual is None:
             judge = judge_of(metric)

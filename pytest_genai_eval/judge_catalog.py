@@ -138,6 +138,44 @@ BUILTIN: tuple[BuiltinJudge, ...] = (
         "the response made tool calls",
         rank=9,
     ),
+    # Conversation judges: one verdict per conversation row, on its transcript. They rank after
+    # the judges of its turns (a turn's failure is the more specific cause).
+    BuiltinJudge(
+        "conversation_completeness",
+        "conversation:ConversationCompleteness",
+        "a conversation's transcript (`turns` or a simulated user), its `goal` if given",
+        "a conversation row",
+        rank=8,
+    ),
+    BuiltinJudge(
+        "knowledge_retention",
+        "conversation:KnowledgeRetention",
+        "a conversation's transcript: does the assistant keep what the user said earlier?",
+        "a conversation row",
+        rank=8,
+    ),
+    BuiltinJudge(
+        "role_adherence",
+        "conversation:RoleAdherence",
+        "a conversation's transcript, the row's `assistant_role` if given",
+        "a conversation row",
+        rank=8,
+    ),
+    BuiltinJudge(
+        "conversational_guidelines",
+        "conversation:ConversationalGuidelines",
+        "a conversation's transcript, the row's `guidelines` (a named dict gives one verdict "
+        "per name)",
+        "a conversation row with guidelines",
+        rank=8,
+    ),
+    BuiltinJudge(
+        "user_frustration",
+        "conversation:UserFrustration",
+        "a conversation's transcript (yes: the user does not end frustrated)",
+        "a conversation row",
+        rank=8,
+    ),
 )
 
 BUILTIN_NAMES: tuple[str, ...] = tuple(j.name for j in BUILTIN)

@@ -102,6 +102,7 @@ def merge_results(
         interrupted="a shard was interrupted" if interrupted else False,
         partial=partial,
         prices=PriceTable.from_dict(config.get("prices")),  # the shards' price table
+        clusters={name: c.cluster for name, c in suites.items()},
     )
     config["shard"] = None
     cache: dict[str, Any] = {}

@@ -27,19 +27,23 @@ catalog entry's ``averages``). Each is present only when some row has it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_genai_eval.calibration import calibration_metrics
 from pytest_genai_eval.cost import PriceTable, cost_metrics
+from pytest_genai_eval.error_bars import error_bar_metrics
 from pytest_genai_eval.judge_catalog import builtin
 from pytest_genai_eval.results import Assessment, RowResult
 from pytest_genai_eval.stats import percentile, wilson_interval
 from pytest_genai_eval.vocabulary import (
     APP_ERRORS,
+    FLAKE_RATE,
     JUDGE_ERRORS,
     OVERALL_BASE,
     PREFIXES,
     TOOL_CALL_COUNT,
+    TURN_COUNT,
     metric_direction,
 )
 
@@ -158,11 +162,21 @@ def _unassessed_by_name(results: Sequence[RowResult]) -> dict[str, int]:
     return counts
 
 
+def _rate_base(assessment: Assessment) -> str | None:
+    if _is_retrieval(assessment):
+        return None
+    return f"{assessment_prefix(assessment)}/{assessment.name}"
+
+
 def compute_metrics(
-    results: Sequence[RowResult], prices: PriceTable | None = None
+    results: Sequence[RowResult],
+    prices: PriceTable | None = None,
+    clusters: Mapping[str, str | None] | None = None,
 ) -> dict[str, MetricValue]:
     """All aggregate metrics for ``results`` (see the module docstring for the naming); with a
-    price table, the estimated-cost metrics too (``cost.py``)."""
+    price table, the estimated-cost metrics too (``cost.py``); error bars for every rate
+    (``error_bars.py``; ``clusters``: suite -> the column whose value clusters its rows) and,
+    when rows carry human labels, each judge's agreement with them (``calibration.py``)."""
     metrics: dict[str, MetricValue] = {}
     statuses = [r.status for r in results]
     passed = statuses.count("pass")
@@ -277,6 +291,11 @@ def compute_metrics(
     if calls:
         metrics[TOOL_CALL_COUNT] = _mean([float(c) for c in calls])
 
+    # ---- conversations (only when some row is one; judges count conversation rows) ----------
+    turns = [len(r.turns) for r in results if r.turns]  # conversations that were played
+    if turns:
+        metrics[TURN_COUNT] = _mean([float(t) for t in turns])
+
     # ---- judge cache ------------------------------------------------------------------------
     llm = [a for a in assessments if a.kind == "llm"]
     metrics["judge/cache_hit_count"] = sum(1 for a in llm if a.cached)
@@ -285,14 +304,22 @@ def compute_metrics(
     )
     if prices is not None:
         metrics.update(cost_metrics(results, prices))
+    metrics.update(error_bar_metrics(results, clusters, _rate_base))
+    voted = [r for r in results if any("votes" in a.details for a in r.assessments)]
+    if voted:  # repeats and panels: the share of voted rows whose votes disagreed
+        flaky = sum(1 for r in voted if any(is_flaky(a) for a in r.assessments))
+        metrics[FLAKE_RATE] = flaky / len(voted)
+    metrics.update(calibration_metrics(results))
     return metrics
 
 
 def per_suite_metrics(
-    results: Iterable[RowResult], prices: PriceTable | None = None
+    results: Iterable[RowResult],
+    prices: PriceTable | None = None,
+    clusters: Mapping[str, str | None] | None = None,
 ) -> dict[str, dict[str, MetricValue]]:
     """``compute_metrics`` per ``RowResult.suite``, suites in first-seen order."""
     groups: dict[str, list[RowResult]] = {}
     for result in results:
         groups.setdefault(result.suite, []).append(result)
-    return {suite: compute_metrics(rows, prices) for suite, rows in groups.items()}
+    return {suite: compute_metrics(rows, prices, clusters) for suite, rows in groups.items()}

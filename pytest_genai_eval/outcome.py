@@ -32,12 +32,16 @@ def evaluate_run(
     interrupted: bool | str = False,
     partial: str | None = None,
     prices: PriceTable | None = None,
+    clusters: Mapping[str, str | None] | None = None,
 ) -> RunOutcome:
-    metrics = compute_metrics(results, prices)
+    """``clusters``: suite -> its cluster column (the suite key ``cluster``; error bars)."""
+    metrics = compute_metrics(results, prices, clusters)
     by_suite: dict[str, list[RowResult]] = {}
     for result in results:
         by_suite.setdefault(result.suite, []).append(result)
-    suite_metrics = {name: compute_metrics(rows, prices) for name, rows in by_suite.items()}
+    suite_metrics = {
+        name: compute_metrics(rows, prices, clusters) for name, rows in by_suite.items()
+    }
     outcomes = [
         SuiteOutcome(
             name=name,

@@ -180,6 +180,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if job is not None:
                 item.stash[JOB_KEY] = job
                 item.add_marker("genai")
+    if session.settings.sample is not None:
+        _sample_items(config, items, session.settings.sample, session.settings.sample_seed)
     shard = session.settings.shard
     if shard is not None:
         keep, drop = [], []
@@ -192,6 +194,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def _sample_items(config: pytest.Config, items: list[pytest.Item], count: int, seed: int) -> None:
+    """``--genai-sample N``: keep N rows of every suite (sampling.py), deselect the others."""
+    from .sampling import sampled
+
+    jobs = [item.stash.get(JOB_KEY, None) for item in items]
+    keep_keys = sampled(
+        ((job.suite.name, job.row.request_id) for job in jobs if job is not None), count, seed
+    )
+    keep = [
+        item
+        for item, job in zip(items, jobs, strict=True)
+        if job is None or (job.suite.name, job.row.request_id) in keep_keys
+    ]
+    if len(keep) < len(items):
+        kept = {id(item) for item in keep}
+        config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+        items[:] = keep
 
 
 def shard_of(suite: str, request_id: str, count: int) -> int:

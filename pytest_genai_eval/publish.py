@@ -4,11 +4,14 @@ that fails leaves a warning, never a lost artifact."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .artifacts import write_results
 from .compare import Comparison, RegressionRules, compare, write_baseline
+from .compare.pairwise import PairwiseSummary
 from .document import RunDocument
 from .gate import EXIT_EVALUATION_ERRORS, EXIT_QUALITY_FAILED, GateResult
 from .history import HistoryStore, git_info
@@ -25,6 +28,7 @@ class Published:
     step_summary: Path | None = None
     history_id: int | None = None
     delta_version: int | None = None  # the Delta table's version after this run's append
+    mlflow_run_id: str | None = None  # the MLflow run this run was logged to (--genai-mlflow)
     baseline_written: Path | None = None
     plugin_reports: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -72,8 +76,9 @@ def compare_with_baseline(
     document: RunDocument,
     results: list[RowResult],
     rules: RegressionRules,
+    pairwise: PairwiseSummary | None = None,
 ) -> Comparison:
-    return compare(baseline, (document, results), rules)
+    return compare(baseline, (document, results), rules, pairwise)
 
 
 def publish(
@@ -87,6 +92,8 @@ def publish(
     update_baseline: Path | None,
     parquet: bool = False,
     delta_table: str | None = None,
+    mlflow: bool = False,
+    redact: Callable[[Any], Any] | None = None,
 ) -> Published:
     out = Published()
     try:
@@ -122,6 +129,14 @@ def publish(
         out.warnings.append(f"could not write the reports: {exc}")
     out.plugin_reports, plugin_warnings = run_reporters(document, results, results_dir)
     out.warnings += plugin_warnings
+    if mlflow:  # after the reports: report.html is one of its artifacts
+        from .mlflow_log import MlflowLogError, log_run  # only runs that ask import mlflow
+
+        try:
+            kwargs = {"redact": redact} if redact is not None else {}
+            out.mlflow_run_id = log_run(document, results, results_dir, **kwargs).run_id
+        except MlflowLogError as exc:  # like the history: a warning, never a lost run
+            out.warnings.append(str(exc))
     if update_baseline is not None:
         try:
             dest = update_baseline

@@ -20,10 +20,12 @@ from typing import Any
 
 from .artifacts import _atomic_write
 from .compare import Comparison, MetricDelta, RowChange
+from .conversation_report import markdown_lines
 from .document import RunDocument, ThresholdCheckRecord, Verdict, as_document
 from .metrics import compute_metrics
 from .results import RowResult, request_text
 from .tool_calls import calls_of, format_calls
+from .trust_report import calibration_markdown, error_bar_text, paired_difference_text
 from .vocabulary import (
     error_total,
     fmt_ci,
@@ -206,6 +208,9 @@ def render_comparison_markdown(comparison: Comparison, *, heading: str = "###") 
         f"Paired rows: {paired.paired}; b (pass → fail) = {paired.b}, c (fail → pass) = "
         f"{paired.c}; one-sided exact McNemar p = {_p(paired.p_one_sided)}",
     ]
+    difference = paired_difference_text(paired.to_dict())
+    if difference is not None:
+        lines += ["", difference[:1].upper() + difference[1:]]
     if comparison.incompatible:
         lines += ["", "**Incompatible baseline:**", ""]
         lines += [f"- {md_escape(p, 400)}" for p in comparison.incompatible]
@@ -234,11 +239,11 @@ def _failing(rows: Sequence[RowResult], limit: int) -> list[str]:
         cause = r.root_cause
         lines.append(
             f"| {_row_ref(r.suite, r.request_id)} | {md_escape(request_text(r.row), 100)} | "
-            f"{md_escape(cause.name if cause else '', 60)} | "
+            f"{md_escape(r.root_cause_label or '', 60)} | "
             f"{md_escape((cause.rationale if cause else '') or '')} |"
             + (f" {_tool_calls_cell(r)} |" if calls else "")
         )
-    return lines
+    return lines + markdown_lines(shown, md_escape)
 
 
 def _tool_calls_cell(row: RowResult) -> str:
@@ -302,6 +307,10 @@ def render_markdown(
     lines += ["", " · ".join(facts), ""]
     lines += _metric_table(metrics, comparison)
     extra = _extras(metrics)
+    bars = error_bar_text(metrics)  # trust_report.py: error bars, power, judge calibration
+    if bars is not None:
+        lines += ["", f"Error bars: {md_escape(bars, 600)}"]
+    lines += calibration_markdown(metrics)
     if extra:
         lines += ["", extra]
     lines += _threshold_table(verdict.checks)

@@ -91,6 +91,12 @@ class Assessment:
     def failed(self) -> bool:
         return self.rating == "no"
 
+    def redact(self, scrub: Callable[[Any], Any]) -> None:
+        self.rationale = scrub(self.rationale)
+        self.error = scrub(self.error)
+        self.skipped = scrub(self.skipped)
+        self.details = scrub(self.details)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -133,6 +139,74 @@ def _root_rank(assessment: Assessment) -> int:
     return root_rank(assessment.judge)
 
 
+def _status(assessments: list[Assessment], errors: list[str]) -> RowStatus:
+    if any(a.failed for a in assessments):
+        return "fail"
+    if errors:
+        return "error"
+    if not any(a.rating is not None for a in assessments):
+        return "skipped"
+    return "pass"
+
+
+@dataclass
+class TurnResult:
+    """One turn of a conversation: the user's message (``simulated``: written by the user
+    simulator), the app's answer and the verdicts of the turn's judges. A conversation row's
+    own ``assessments`` combine these per judge (``conversation.py``)."""
+
+    index: int  # 1-based
+    request: str
+    response: str | None = None
+    simulated: bool = False
+    assessments: list[Assessment] = field(default_factory=list)
+    latency_seconds: float | None = None
+    app_usage: TokenUsage | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    retrieved_context: list[dict[str, Any]] | None = None
+
+    @property
+    def status(self) -> RowStatus:
+        """The turn's verdict, by the rules of a row's (``RowResult.status``)."""
+        return _status(self.assessments, [a.error for a in self.assessments if a.error])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "request": self.request,
+            "response": self.response,
+            "simulated": self.simulated,
+            "assessments": [a.to_dict() for a in self.assessments],
+            "latency_seconds": self.latency_seconds,
+            "app_usage": self.app_usage.to_dict() if self.app_usage else None,
+            "tool_calls": self.tool_calls,
+            "retrieved_context": self.retrieved_context,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnResult:
+        return cls(
+            index=int(data["index"]),
+            request=str(data.get("request") or ""),
+            response=data.get("response"),
+            simulated=bool(data.get("simulated", False)),
+            assessments=[Assessment.from_dict(a) for a in data.get("assessments") or []],
+            latency_seconds=data.get("latency_seconds"),
+            app_usage=TokenUsage.from_dict(data.get("app_usage")),
+            tool_calls=data.get("tool_calls"),
+            retrieved_context=data.get("retrieved_context"),
+        )
+
+    def redact(self, scrub: Callable[[Any], Any]) -> None:
+        self.request = scrub(self.request)
+        self.response = scrub(self.response)
+        self.tool_calls = scrub(self.tool_calls)
+        self.retrieved_context = scrub(self.retrieved_context)
+        for a in self.assessments:
+            a.redact(scrub)
+
+
 @dataclass
 class RowResult:
     """Everything known about one evaluated row."""
@@ -155,6 +229,10 @@ class RowResult:
     # The tool calls the response made, [{"name", "arguments", "id"?, "result"?}]; None when
     # its form carries none (a plain string). Artifacts of earlier releases have none.
     tool_calls: list[dict[str, Any]] | None = None
+    # A conversation's turns (None for single-turn rows, and in artifacts of earlier releases);
+    # ``simulation``: how a simulated user's conversation went (``simulator.py``).
+    turns: list[TurnResult] | None = None
+    simulation: dict[str, Any] | None = None
 
     # ---- derived verdict -------------------------------------------------------------------
     @property
@@ -198,10 +276,22 @@ class RowResult:
         return failing[0] if failing else None
 
     @property
+    def root_cause_label(self) -> str | None:
+        """The root cause's name; on a conversation, with the first turn that failed it
+        (``turn 2: correctness``)."""
+        cause = self.root_cause
+        if cause is None:
+            return None
+        turn = cause.details.get("turn")
+        if isinstance(turn, int) and not isinstance(turn, bool):
+            return f"turn {turn}: {cause.name}"
+        return cause.name
+
+    @property
     def overall_rationale(self) -> str | None:
         cause = self.root_cause
         if cause is not None:
-            return f"Root cause: {cause.name}. {cause.rationale or ''}".strip()
+            return f"Root cause: {self.root_cause_label}. {cause.rationale or ''}".strip()
         if self.errors:
             return "Not assessed: " + "; ".join(self.errors)
         return None
@@ -231,6 +321,8 @@ class RowResult:
             "shard_key": self.shard_key,
             "gated": self.gated,
             "status": self.status,
+            **({"turns": [t.to_dict() for t in self.turns]} if self.turns is not None else {}),
+            **({"simulation": self.simulation} if self.simulation is not None else {}),
         }
 
     @classmethod
@@ -250,6 +342,12 @@ class RowResult:
             nodeid=data.get("nodeid"),
             shard_key=data.get("shard_key"),
             gated=bool(data.get("gated", True)),
+            turns=(
+                [TurnResult.from_dict(t) for t in data["turns"]]
+                if data.get("turns") is not None
+                else None
+            ),
+            simulation=data.get("simulation"),
         )
 
     @property
@@ -264,10 +362,10 @@ class RowResult:
         self.tool_calls = scrub(self.tool_calls)
         self.app_error = scrub(self.app_error)
         for a in self.assessments:
-            a.rationale = scrub(a.rationale)
-            a.error = scrub(a.error)
-            a.skipped = scrub(a.skipped)
-            a.details = scrub(a.details)
+            a.redact(scrub)
+        for turn in self.turns or []:
+            turn.redact(scrub)
+        self.simulation = scrub(self.simulation)
 
 
 def request_text(row: Mapping[str, Any]) -> str:

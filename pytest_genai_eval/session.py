@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import VerdictCache
+from .calibration import label_threshold_problems
 from .config import RunSettings
 from .cost import cost_threshold_problems
 from .document import RunDocument, as_document, build_document, iso_time
@@ -21,11 +22,13 @@ from .gate import GateResult, Threshold, threshold_problems
 from .outcome import evaluate_run
 from .redact import Redactor
 from .results import RowResult
+from .review_queue import write_run_review_queue
 from .signals import InterruptGuard
 from .suite import SuiteSpec
 
 if TYPE_CHECKING:
     from .compare import Comparison
+    from .compare.pairwise import PairwiseSummary
     from .publish import Published
 
 
@@ -125,7 +128,10 @@ class GenAISession:
             )
         if self.settings.repeat > 1:  # the command line overrides a suite's `repeat:`
             suite.judges = suite.judges.with_repeat(
-                self.settings.repeat, self.settings.repeat_rule, origin="--genai-repeat"
+                self.settings.repeat,
+                self.settings.repeat_rule,
+                origin="--genai-repeat",
+                k=self.settings.repeat_k,
             )
         self.suites[suite.name] = suite
         secrets = getattr(suite.target, "secrets", None)
@@ -152,11 +158,15 @@ class GenAISession:
             problems += threshold_problems(suite.thresholds, suite.assessment_names())
             problems += _latency_problems(suite.thresholds, [suite])
             problems += cost_threshold_problems(suite.thresholds, self.settings.prices)
+            problems += label_threshold_problems(suite.thresholds, suite.labels is not None)
         if suites:
             names = set().union(*(suite.assessment_names() for suite in suites.values()))
             problems += threshold_problems(self.settings.thresholds, names)
             problems += _latency_problems(self.settings.thresholds, list(suites.values()))
             problems += cost_threshold_problems(self.settings.thresholds, self.settings.prices)
+            problems += label_threshold_problems(
+                self.settings.thresholds, any(s.labels is not None for s in suites.values())
+            )
             if self.settings.require_judge and self.settings.judge is None:
                 problems.append(
                     "--genai-require-judge is set but " + self.settings.judge_missing_reason
@@ -269,6 +279,14 @@ class GenAISession:
     def ordered_results(self) -> list[RowResult]:
         return sorted(self.results.values(), key=lambda r: (r.suite, r.nodeid or "", r.request_id))
 
+    def pairwise(self, results: list[RowResult]) -> PairwiseSummary | None:
+        """``pairwise_preference`` on the rows whose response changed (``pairwise_run.py``)."""
+        from .pairwise_run import run_pairwise
+
+        if self.baseline is None:
+            return None
+        return run_pairwise(self.baseline[1], results, self.engine.settings, self.redactor)
+
     def load_baseline(self) -> None:
         """Read the baseline before anything runs, so a bad path is a usage error up front."""
         from .compare import load_baseline
@@ -313,13 +331,18 @@ class GenAISession:
             interrupted=interrupted,
             partial=partial,
             prices=self.settings.prices,
+            clusters={name: info.public.get("cluster") for name, info in self.suite_info.items()},
         )
         complete = not interrupted and partial is None
         document = self.document(outcome.metrics, outcome.suite_metrics, complete)
         comparison = None
         if self.baseline is not None and not self.settings.update_baseline:
             comparison = compare_with_baseline(
-                self.baseline, document, gated, self.settings.baseline_rules
+                self.baseline,
+                document,
+                gated,
+                self.settings.baseline_rules,
+                self.pairwise(gated) if self.settings.baseline_pairwise else None,
             )
             apply_comparison(outcome.gate, comparison, interrupted=bool(interrupted))
             document.baseline = comparison.to_dict()
@@ -343,7 +366,15 @@ class GenAISession:
                 update_baseline=self.settings.baseline if self.settings.update_baseline else None,
                 parquet=self.settings.parquet,
                 delta_table=self.settings.delta_table,
+                mlflow=self.settings.mlflow,
+                redact=self.redactor.scrub,
             )
+        if write and self.settings.review_queue is not None and results:
+            queue, warning = write_run_review_queue(
+                self.settings.review_queue, results, self.settings.review_sample
+            )
+            published.plugin_reports += [queue] if queue is not None else []
+            published.warnings += [warning] if warning is not None else []
         self.finish_state = Finish(
             outcome.gate,
             outcome.metrics,

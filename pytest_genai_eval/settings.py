@@ -149,8 +149,11 @@ SETTINGS: tuple[Setting, ...] = (
        shown_default="`.genai-cache` under the rootdir"),
     _s("repeat", "int", "Evaluate every LLM judge N times; verdicts combine by the repeat rule "
        "and rows whose verdicts disagree are flagged flaky.", 1, metavar="N", minimum=1),
-    _s("repeat_rule", "choice", "How repeated verdicts combine.", "majority",
-       choices=("majority", "all", "any")),
+    _s("repeat_rule", "choice", "How repeated verdicts combine: majority, all, any, pass_at_k "
+       "(pass@k: a draw of k samples holds a pass), pass_hat_k (pass^k: a draw of k samples "
+       "all pass).", "majority", choices=("majority", "all", "any", "pass_at_k", "pass_hat_k")),
+    _s("repeat_k", "int", "The k of pass_at_k and pass_hat_k: samples per draw, at most the "
+       "repeat count.", None, metavar="K", minimum=1, shown_default="every sample"),
     _s("shard", "text", "Run only shard K of N (1-based) of every suite's rows; merge shards "
        "with `genai-eval merge`.", None, ini=None, metavar="K/N"),
     _s("progress", "choice", "Progress lines while waiting for evaluations (auto: only on a "
@@ -171,6 +174,9 @@ SETTINGS: tuple[Setting, ...] = (
        None, metavar="N", minimum=0, shown_default="no limit"),
     _s("baseline_force", "bool", "Gate against a baseline even when it comes from another "
        "configuration.", False),
+    _s("baseline_pairwise", "bool", "Ask the pairwise_preference judge, in both orders, whether "
+       "each changed response is at least as good as the baseline's; fail when a two-sided sign "
+       "test says worse at the baseline alpha.", False),
     _s("history_db", "path", "SQLite run history.", ".genai-cache/history.sqlite",
        metavar="PATH", shown_default="`.genai-cache/history.sqlite` under the rootdir"),
     _s("no_history", "bool", "Do not record this run in the history database.", False,
@@ -179,6 +185,21 @@ SETTINGS: tuple[Setting, ...] = (
        "pyarrow).", False),
     _s("delta_table", "location", "Append each run's metrics to this Delta table after the run "
        "(a path or a URI such as s3://...; needs the delta extra).", None, metavar="PATH"),
+    _s("review_queue", "path", "Write the rows worth a human look (failed, errored, flaky, "
+       "panel disagreements, stale labels, a sample of passes) to this file in the labels "
+       "format (JSONL, or CSV by the suffix); fill in rating and use it as `labels:`.", None,
+       metavar="PATH"),
+    _s("review_sample", "int", "Passing assessments sampled at random (seed 0) into the review "
+       "queue.", 5, metavar="N", minimum=0),
+    _s("mlflow", "bool", "Log the run to MLflow after it (the tracking server and experiment "
+       "MLflow's own settings name, MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME; the active run, "
+       "else a new one): parameters, metrics, one trace per row with its assessments, the "
+       "artifacts, the verdict as a tag (needs the mlflow extra).", False),
+    _s("sample", "int", "Evaluate only N rows of every suite, the same N for the same seed on "
+       "every machine and worker (for production logs).", None, metavar="N", minimum=1,
+       shown_default="every row"),
+    _s("sample_seed", "int", "Seed of --genai-sample: another seed, another sample.", 0,
+       metavar="SEED"),
     _s("suite_files", "globs", "Glob patterns of suite files pytest collects.",
        DEFAULT_SUITE_FILES, flag=None),
 )

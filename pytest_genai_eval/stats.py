@@ -224,33 +224,59 @@ def _z_total(alpha: float, power: float) -> float:
     return normal_quantile(1.0 - alpha / 2.0) + normal_quantile(power)
 
 
-def min_detectable_drop(
-    rate: float, n: int, *, alpha: float = 0.05, power: float = 0.8, correlation: float = 0.0
-) -> float | None:
-    """The smallest drop of a pass rate ``rate`` that a comparison of two runs of ``n`` rows
-    detects with probability ``power`` at two-sided significance ``alpha``:
-    (z_{1-alpha/2} + z_power) * sqrt(2 * rate * (1 - rate) * (1 - correlation) / n).
-    ``correlation`` is that of the paired per-row scores (0: unpaired, the conservative
-    case). None without rows."""
-    if n <= 0:
-        return None
+def _drop_spread(rate: float, drop: float, correlation: float) -> float:
+    """The variance of one row's score difference between a run at ``rate`` and one at
+    ``rate - drop``: v1 + v2 - 2 * correlation * sqrt(v1 * v2), v = p * (1 - p). Both runs'
+    variances count, so a rate of 100% (no variance of its own) still needs rows to show a drop."""
+    before, after = rate * (1.0 - rate), (rate - drop) * (1.0 - rate + drop)
+    return max(0.0, before + after - 2.0 * correlation * math.sqrt(before * after))
+
+
+def _check_power_args(rate: float, correlation: float) -> None:
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate must be within 0..1, got {rate!r}")
     if not -1.0 <= correlation < 1.0:
         raise ValueError(f"correlation must be within -1..1 (excluded), got {correlation!r}")
-    spread = 2.0 * rate * (1.0 - rate) * (1.0 - correlation)
-    return _z_total(alpha, power) * math.sqrt(spread / n)
+
+
+def min_detectable_drop(
+    rate: float, n: int, *, alpha: float = 0.05, power: float = 0.8, correlation: float = 0.0
+) -> float | None:
+    """The smallest drop ``d`` of a pass rate ``rate`` that a comparison of two runs of ``n``
+    rows detects with probability ``power`` at two-sided significance ``alpha``: the root of
+    d = (z_{1-alpha/2} + z_power) * sqrt(spread(d) / n), with the variances of both runs
+    (:func:`_drop_spread`). ``correlation`` is that of the paired per-row scores (0: unpaired,
+    the conservative case). None without rows, at a rate of 0 (nothing can drop), and when not
+    even a drop to 0 would be detected (too few rows)."""
+    _check_power_args(rate, correlation)
+    if n <= 0 or rate == 0.0:
+        return None
+    z = _z_total(alpha, power)
+
+    def gap(drop: float) -> float:
+        return drop - z * math.sqrt(_drop_spread(rate, drop, correlation) / n)
+
+    if gap(rate) < 0.0:
+        return None
+    low, high = 0.0, rate
+    for _ in range(100):  # gap is increasing where it crosses 0: bisection to float precision
+        mid = (low + high) / 2.0
+        if gap(mid) < 0.0:
+            low = mid
+        else:
+            high = mid
+    return high
 
 
 def rows_needed(
     rate: float, drop: float, *, alpha: float = 0.05, power: float = 0.8, correlation: float = 0.0
 ) -> int:
     """How many rows two runs need so that a drop of ``drop`` from ``rate`` is detected with
-    probability ``power`` at two-sided significance ``alpha`` (the inverse of
-    :func:`min_detectable_drop`, rounded up)."""
-    if not 0.0 < drop <= 1.0:
-        raise ValueError(f"drop must be within 0..1 (0 excluded), got {drop!r}")
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be within 0..1, got {rate!r}")
-    spread = 2.0 * rate * (1.0 - rate) * (1.0 - correlation)
+    probability ``power`` at two-sided significance ``alpha``:
+    spread * ((z_{1-alpha/2} + z_power) / drop)^2 rounded up (the inverse of
+    :func:`min_detectable_drop`)."""
+    _check_power_args(rate, correlation)
+    if not 0.0 < drop <= rate:
+        raise ValueError(f"drop must be within 0..rate (0 excluded), got {drop!r} for rate {rate!r}")
+    spread = _drop_spread(rate, drop, correlation)
     return max(1, math.ceil(spread * (_z_total(alpha, power) / drop) ** 2))

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from .columns import ColumnError
 from .errors import ConfigurationError
-from .evalset import EvalSetError, Row, load_rows
+from .evalset import EvalSetError, Row
+from .few_shot import ExamplesError, example_edits
 from .gate import Threshold, ThresholdError, parse_threshold_mapping
 from .judges import (
     BUILTIN_JUDGES,
@@ -29,6 +31,9 @@ from .judges import (
     parse_custom_judges,
     parse_panels,
 )
+from .label_suite import LabelsSpec, parse_labels_spec
+from .labels import LabelsError
+from .sources import load_source_rows, parse_row_source
 from .targets import Target, TargetConfigError, build_target
 from .tool_match import ToolCallMatch, parse_tool_call_match
 
@@ -61,14 +66,29 @@ SUITE_KEYS: tuple[SuiteKey, ...] = (
     SuiteKey("global_guidelines", "guidelines every response must follow"),
     SuiteKey("thresholds", "minimum pass rates and maximum costs, e.g. `{overall: 0.9}`"),
     SuiteKey("prompts", "judge name -> prompt template file overriding the built-in prompt"),
+    SuiteKey("judge_examples", "judge name -> few-shot examples file (`genai-eval align` writes "
+             "one) added to the judge's prompt"),
     SuiteKey("checks", "deterministic checks for every row"),
     SuiteKey("custom_judges", "LLM judges from prompt templates, Python judges"),
     SuiteKey("panels", "judge name -> a panel of judge models"),
     SuiteKey("repeat", "evaluate every LLM judge N times"),
-    SuiteKey("repeat_rule", "how repeated verdicts combine: majority, all, any"),
+    SuiteKey("repeat_rule", "how repeated verdicts combine: majority, all, any, pass_at_k, "
+             "pass_hat_k"),
+    SuiteKey("repeat_k", "the k of `pass_at_k` / `pass_hat_k` (default: every sample)"),
     SuiteKey("allow_empty", "accept an empty evaluation set (otherwise an error)"),
     SuiteKey("tool_call_match", "how `tool_call_correctness` compares tool calls with "
              "`expected_tool_calls`: `{trajectory, arguments, tools: {name: {arguments}}}`"),
+    SuiteKey("format", "the evaluation set's format when it is another tool's: promptfoo, "
+             "deepeval, ragas, openai_evals, otel, mlflow_traces (default: recognized by shape)"),
+    SuiteKey("transform", "`module:function` (in Python, a callable) taking a raw row dict and "
+             "returning a row dict, or None to drop the row"),
+    SuiteKey("columns", "field of the set -> row column, dotted paths into nested fields: "
+             "`{question: request, answers.0.text: expected_response}`"),
+    SuiteKey("labels", "human labels (JSONL or CSV) for the rows' judges: a file, or `{file, "
+             "use}` (`use`: `verdict` or `compare`); a current label is the verdict of record or "
+             "only measures the judge's agreement (`compare`)"),
+    SuiteKey("cluster", "a column whose rows are not independent (same document, same "
+             "conversation): clustered standard errors"),
 )
 SUITE_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS)
 PYTHON_KEY_NAMES = frozenset(key.name for key in SUITE_KEYS if not key.file_only)
@@ -99,6 +119,8 @@ class SuiteSpec:
     source: str = ""
     description: str = ""
     tool_call_match: ToolCallMatch | None = None  # None: not set (the defaults apply)
+    labels: LabelsSpec | None = None  # human labels (label_suite.py)
+    cluster: str | None = None  # the column that clusters rows (error_bars.py)
 
     def assessment_names(self) -> set[str]:
         """The names this suite's assessments can have: its judges and checks, the rows' own
@@ -108,8 +130,15 @@ class SuiteSpec:
             names |= {check.name for check in checks}
         if "guideline_adherence" in names:
             for row in self.rows:
-                if isinstance(row.guidelines, dict):
-                    names |= {f"guideline_adherence/{key}" for key in row.guidelines}
+                guidelines = [row.guidelines] if not row.is_conversation else []
+                guidelines += [turn.guidelines for turn in row.turns or []]
+                for named in guidelines:
+                    if isinstance(named, dict):
+                        names |= {f"guideline_adherence/{key}" for key in named}
+        if "conversational_guidelines" in names:  # a conversation row's own guidelines
+            for row in self.rows:
+                if row.is_conversation and isinstance(row.guidelines, dict):
+                    names |= {f"conversational_guidelines/{key}" for key in row.guidelines}
         return names
 
     def public_dict(self) -> dict[str, Any]:
@@ -131,6 +160,8 @@ class SuiteSpec:
                 if self.tool_call_match is not None
                 else {}
             ),
+            **({"cluster": self.cluster} if self.cluster else {}),
+            **({"labels": self.labels.describe()} if self.labels is not None else {}),
         }
 
 
@@ -169,8 +200,15 @@ def build_suite(
     panels: Mapping[str, Any] | None = None,
     repeat: int | None = None,
     repeat_rule: str | None = None,
+    repeat_k: int | None = None,
+    judge_examples: Mapping[str, str | Path] | None = None,
     allow_empty: bool = False,
     tool_call_match: Mapping[str, Any] | ToolCallMatch | None = None,
+    format: str | None = None,
+    transform: Any = None,
+    columns: Mapping[str, str] | None = None,
+    labels: str | Path | Mapping[str, Any] | LabelsSpec | None = None,
+    cluster: str | None = None,
 ) -> SuiteSpec:
     """Validate everything about a suite before anything is called.
 
@@ -183,12 +221,19 @@ def build_suite(
     where = source or name
     exclude_judges = exclude_judges or ()
     global_guidelines = global_guidelines or ()
+    try:
+        row_source = parse_row_source(
+            format=format, transform=transform, columns=columns, base_dir=base_dir, where=where
+        )
+    except ColumnError as exc:
+        raise SuiteError(str(exc)) from None
     if isinstance(data, (str, Path)):
-        rows = load_rows(data, base_dir=base_dir)
+        rows = load_source_rows(data, row_source, base_dir=base_dir)
     elif _is_dataframe(data):
-        rows = load_rows(data, name=f"{where}: data")
+        rows = load_source_rows(data, row_source, name=f"{where}: data")
     elif isinstance(data, Sequence):
-        rows = load_rows(list(data), name=f"{Path(where).name}: rows" if source else where)
+        shown = f"{Path(where).name}: rows" if source else where
+        rows = load_source_rows(list(data), row_source, name=shown)
     else:
         raise SuiteError(f"{where}: 'data' must be a file path, a DataFrame or a list of rows")
     if not rows and not allow_empty:
@@ -205,9 +250,12 @@ def build_suite(
         missing = [r for r in rows if not r.has_response]
         if missing:
             shown = ", ".join(f"{r.location or r.request_id}" for r in missing[:5])
+            talks = " (a conversation row always needs an app)" * any(
+                r.is_conversation for r in missing
+            )
             raise SuiteError(
                 f"{where}: no app is configured, so every row needs a 'response'; "
-                f"{len(missing)} row(s) have none ({shown})"
+                f"{len(missing)} row(s) have none ({shown}){talks}"
             )
     match = _tool_call_match(tool_call_match, where)
     prompt_paths = {
@@ -227,11 +275,11 @@ def build_suite(
         if judges is not None:  # names that are not built in: judges of installed packages
             judges, plugins = _plugin_judges(list(judges), Where(where, "judges"), taken)
             custom += plugins
-        columns = {key for row in rows for key in row.extra}
+        extra_columns = {key for row in rows for key in row.extra}
         for index, judge in enumerate(custom):
             validate = getattr(judge, "validate_columns", None)
             if callable(validate):
-                validate(columns, Where(where, f"custom_judges[{index}]"))
+                validate(extra_columns, Where(where, f"custom_judges[{index}]"))
         suite_checks: list[Judge] = list(
             parse_checks(_as_list(checks), Where(where, "checks"), taken=taken, base_dir=base_dir)
         )
@@ -245,11 +293,13 @@ def build_suite(
             panels=parse_panels(panels, Where(where, "panels")),
             repeat=1 if repeat is None else repeat,
             repeat_rule=repeat_rule or "majority",
+            repeat_k=repeat_k,
             origin=where,
             options={"tool_call_match": match},
+            prompt_edits=example_edits(judge_examples, base_dir, where),
         )
         judge_set.attach_row_checks(rows, base_dir)
-    except (UnknownJudgeError, PromptError, JudgeConfigError) as exc:
+    except (UnknownJudgeError, PromptError, JudgeConfigError, ExamplesError) as exc:
         raise SuiteError(str(exc)) from None
     try:
         if thresholds is None:
@@ -260,7 +310,7 @@ def build_suite(
             parsed = list(thresholds)
     except ThresholdError as exc:
         raise SuiteError(str(exc)) from None
-    return SuiteSpec(
+    spec = SuiteSpec(
         name=name,
         rows=rows,
         target=target,
@@ -270,7 +320,34 @@ def build_suite(
         source=source,
         description=description,
         tool_call_match=match,
+        cluster=_cluster(cluster, rows, where),
     )
+    try:
+        spec.labels = parse_labels_spec(
+            labels,
+            suite=name,
+            base_dir=base_dir,
+            where=where,
+            request_ids=[row.request_id for row in rows],
+            names=spec.assessment_names(),
+        )
+    except LabelsError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
+    return spec
+
+
+def _cluster(column: Any, rows: Sequence[Row], where: str) -> str | None:
+    """The ``cluster`` column: a name that some row has."""
+    if column is None:
+        return None
+    if not isinstance(column, str) or not column.strip():
+        raise SuiteError(f"{where}: 'cluster' must name a column of the evaluation set")
+    if rows and not any(column in row.extra for row in rows):
+        raise SuiteError(
+            f"{where}: cluster: no row has the column {column!r} "
+            f"(columns: {', '.join(sorted({k for r in rows for k in r.extra})) or 'none'})"
+        )
+    return column
 
 
 def _tool_call_match(value: Any, where: str) -> ToolCallMatch | None:
@@ -400,8 +477,15 @@ def load_suite_file(path: Path, shown: str | None = None) -> SuiteSpec:
         panels=doc.get("panels"),
         repeat=doc.get("repeat"),
         repeat_rule=doc.get("repeat_rule"),
+        repeat_k=doc.get("repeat_k"),
+        judge_examples=doc.get("judge_examples"),
         allow_empty=_flag(doc.get("allow_empty", False), f"{where}: allow_empty"),
         tool_call_match=doc.get("tool_call_match"),
+        format=doc.get("format"),
+        transform=doc.get("transform"),
+        columns=doc.get("columns"),
+        labels=doc.get("labels"),
+        cluster=doc.get("cluster"),
     )
 
 

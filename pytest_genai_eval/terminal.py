@@ -11,6 +11,7 @@ from .compare import Comparison
 from .cost import cost_summary
 from .gate import GateResult
 from .results import RowResult
+from .trust_report import paired_difference_text, summary_lines
 from .vocabulary import (
     OVERALL,
     OVERALL_RATING,
@@ -168,6 +169,7 @@ def render(
             extras.append(cost)
         if extras:
             lines.append("  " + "; ".join(extras))
+        lines += summary_lines(m)  # error bars, power, calibration against human labels
     if gate.checks:
         lines.append("thresholds:")
         for check in gate.checks:
@@ -189,7 +191,7 @@ def render(
         lines.append(f"failing rows ({len(failing)}):")
         for r in failing[:limit]:
             cause = r.root_cause
-            why = f"{cause.name}: {cause.rationale or ''}" if cause else ""
+            why = f"{r.root_cause_label}: {cause.rationale or ''}" if cause else ""
             lines.append("  " + _clip(f"{r.suite}::{r.request_id} — {why}", width - 2))
         if len(failing) > limit:
             lines.append(f"  … {len(failing) - limit} more (-v shows all; see the results table)")
@@ -243,6 +245,9 @@ def baseline_lines(comparison: Comparison, *, verbose: int = 0, width: int = 80)
             f"({fmt_delta(OVERALL, overall.new - overall.old)})"
             + _unassessed_note(comparison)
         )
+    difference = paired_difference_text(paired.to_dict())
+    if difference is not None:
+        lines.append(f"  {difference}")
     regressions = comparison.regressions
     limit = len(regressions) if verbose > 0 else 5
     for change in regressions[:limit]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from .conversation_report import transcript_lines
 from .gate import Threshold, tolerated
 from .results import Assessment, RowResult, request_text
 from .tool_calls import call_lines, calls_of
@@ -47,13 +48,18 @@ def describe(result: RowResult, location: str = "") -> str:
     status = result.status
     cause = result.root_cause
     if status == "fail" and cause is not None:
-        head += f" failed; root cause: {cause.name}"
+        head += f" failed; root cause: {result.root_cause_label}"
     elif status == "error":
         head += " could not be evaluated (an error, not a quality failure)"
     lines = [head]
-    lines.append(_indent("  request:  ", _clip(request_text(result.row), 200)))
+    if result.turns is not None:  # a conversation: its transcript, each turn's verdict
+        lines += transcript_lines(result)
+    else:
+        lines.append(_indent("  request:  ", _clip(request_text(result.row), 200)))
     if result.app_error:
         lines.append(_indent("  app error: ", result.app_error.strip()))
+    elif result.turns is not None:
+        pass
     elif result.response is None and result.tool_calls:
         lines.append("  response: (no final answer: the agent only called tools)")
     else:
@@ -107,7 +113,8 @@ def raise_if_failed(result: RowResult, thresholds: Sequence[Threshold], location
     failing = [a.name for a in result.failing]
     if tolerated(thresholds, failing):
         covering = ", ".join(t.describe() for t in thresholds if t.is_pass_rate and t.value < 1)
-        pytest.xfail(f"{failing[0]} said no; tolerated by {covering} (checked at the end)")
+        cause = result.root_cause_label or failing[0]
+        pytest.xfail(f"{cause} said no; tolerated by {covering} (checked at the end)")
     pytest.fail(text, pytrace=False)
 
 

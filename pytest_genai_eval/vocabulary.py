@@ -25,18 +25,23 @@ __all__ = [
     "CHUNK_RELEVANCE_PRECISION",
     "DOCUMENT_RECALL",
     "ERRORS",
+    "FLAKE_RATE",
     "JUDGED_PREFIXES",
     "JUDGE_ERRORS",
+    "MIN_DETECTABLE_DROP",
     "OVERALL",
     "OVERALL_BASE",
     "OVERALL_RATING",
     "PREFIXES",
     "RATE_SUFFIX",
+    "STALE_LABELS",
     "TOOL_CALL_AVERAGES",
     "TOOL_CALL_COUNT",
     "TOOL_CALL_PREFIX",
+    "TURN_COUNT",
     "Direction",
     "MetricKind",
+    "bound_names",
     "error_total",
     "fmt_ci",
     "fmt_delta",
@@ -46,6 +51,7 @@ __all__ = [
     "fmt_seconds",
     "fmt_value",
     "judge_of",
+    "labelled_metric",
     "metric_direction",
     "metric_kind",
     "metric_label",
@@ -83,6 +89,11 @@ JUDGE_ERRORS = "judge/error_count"
 ERRORS = "errors"  # the threshold name for app + judge errors
 LATENCY = "agent/latency_seconds"
 TOOL_CALL_COUNT = "agent/tool_call_count/average"
+TURN_COUNT = "conversation/turn_count/average"  # turns per conversation row
+# Error bars and power (stats.py, error_bars.py), flakiness across repeats, human labels.
+MIN_DETECTABLE_DROP = f"{OVERALL_RATING}/min_detectable_drop"
+FLAKE_RATE = "judge/flake_rate"
+STALE_LABELS = "judge/stale_label_count"
 _TOOL_CALL_BASE = f"{TOOL_CALL_PREFIX}/tool_call_correctness"
 # Tool-call precision, recall and F1 against expected_tool_calls (averages over rows).
 TOOL_CALL_AVERAGES: tuple[str, ...] = tuple(
@@ -107,12 +118,15 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "cost_sum": "agent/estimated_cost/sum",
         "judge_cost": "judge/estimated_cost/sum",
         "flaky": "judge/flaky_count",
+        "flake_rate": FLAKE_RATE,
+        "min_detectable_drop": MIN_DETECTABLE_DROP,
         "chunk_relevance": CHUNK_RELEVANCE_PRECISION,
         "document_recall": DOCUMENT_RECALL,
         "tool_call_precision": TOOL_CALL_AVERAGES[0],
         "tool_call_recall": TOOL_CALL_AVERAGES[1],
         "tool_call_f1": TOOL_CALL_AVERAGES[2],
         "tool_call_count": TOOL_CALL_COUNT,
+        "turn_count": TURN_COUNT,
     }
 )
 
@@ -138,6 +152,10 @@ _LABELS: Mapping[str, str] = MappingProxyType(
         TOOL_CALL_AVERAGES[1]: "tool call recall",
         TOOL_CALL_AVERAGES[2]: "tool call F1",
         TOOL_CALL_COUNT: "tool calls per row",
+        TURN_COUNT: "turns per conversation",
+        MIN_DETECTABLE_DROP: "smallest detectable drop",
+        FLAKE_RATE: "flaky share of repeated rows",
+        STALE_LABELS: "stale human labels",
     }
 )
 
@@ -147,6 +165,36 @@ def parse_rate(name: str) -> tuple[str, str] | None:
     """``response/<family>/<judge>/rating/percentage`` -> ``(family, judge)``, else None."""
     match = _RATE.match(name)
     return (match.group(1), match.group(2)) if match else None
+
+
+def labelled_metric(name: str) -> str | None:
+    """A threshold on a judge's agreement with human labels: ``kappa/<judge>`` ->
+    ``judge/<judge>/cohen_kappa``, ``human_agreement/<judge>`` -> ``judge/<judge>/human_agreement``;
+    None for any other name."""
+    for prefix, metric in (("kappa/", "cohen_kappa"), ("human_agreement/", "human_agreement")):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return f"judge/{name[len(prefix):]}/{metric}"
+    return None
+
+
+def bound_names(metric: str) -> tuple[str, str, str] | None:
+    """``(unassessed count, pessimistic, optimistic)`` metric names of a metric the gate decides
+    on bounds (pass rates; agreement and kappa with human labels), else None."""
+    if metric.endswith(RATE_SUFFIX):
+        base = rate_base(metric)
+        return (
+            f"{base}/unassessed_count",
+            f"{base}/pessimistic_percentage",
+            f"{base}/optimistic_percentage",
+        )
+    if metric.startswith("judge/") and metric.endswith(("/cohen_kappa", "/human_agreement")):
+        judge = metric.rsplit("/", 1)[0]
+        return (
+            f"{judge}/human_label_unassessed_count",
+            f"{metric}_pessimistic",
+            f"{metric}_optimistic",
+        )
+    return None
 
 
 def rate_name(family: str, judge: str) -> str:
@@ -176,8 +224,15 @@ def _is_rate(name: str) -> bool:
             "/recall/average",
             "/f1/average",
             "/agreement/average",
+            "/rating/standard_error",
+            "/rating/clt_ci_low",
+            "/rating/clt_ci_high",
+            "/rating/min_detectable_drop",
+            "/human_agreement",
+            "/human_agreement_pessimistic",
+            "/human_agreement_optimistic",
         )
-    ) or (name.startswith("retrieval/") and name.endswith("/average"))
+    ) or name == FLAKE_RATE or (name.startswith("retrieval/") and name.endswith("/average"))
 
 
 def metric_kind(name: str) -> MetricKind:
@@ -191,11 +246,15 @@ def metric_kind(name: str) -> MetricKind:
 def metric_direction(name: str) -> Direction:
     """Which way is better: ``"higher"`` (rates, scores, passes), ``"lower"`` (costs, errors,
     failures, flaky rows, root causes, unassessed rows) or ``"none"`` (plain counts)."""
+    if name.endswith(("/standard_error", "/min_detectable_drop")) or name == FLAKE_RATE:
+        return "lower"  # narrower error bars, finer power, fewer flaky rows
+    if name.endswith(("/cohen_kappa", "/cohen_kappa_pessimistic", "/cohen_kappa_optimistic")):
+        return "higher"
     if metric_kind(name) == "rate" or name.endswith("/score/average") or name == "rows/pass_count":
         return "higher"
     if metric_kind(name) == "cost" or name == "judge/flaky_count":
         return "lower"
-    if name.endswith(("error_count", "/unassessed_count")) or name == "rows/fail_count":
+    if name.endswith(("error_count", "unassessed_count")) or name in ("rows/fail_count", STALE_LABELS):
         return "lower"
     if name.startswith(f"{OVERALL_BASE}/root_cause/") and name.endswith("/count"):
         return "lower"

@@ -525,6 +525,14 @@ def test_to_dict_is_json_and_lists_changed_rows_only() -> None:
         "c": 1,
         "p_one_sided": pytest.approx(0.1875),
         "p_two_sided": pytest.approx(0.375),
+        # differences: 4 x -1, 1 x +1, 12 x 0 over 17 rows: mean -3/17; s^2 = (5 - 17 * (3/17)^2)
+        # / 16. Correlation: old 15 passes, new 12, 11 pass in both: cov 7/17, var 30/17, 60/17
+        # -> 7 / sqrt(1800)
+        "mean_difference": pytest.approx(-3 / 17),
+        "standard_error": pytest.approx(((5 - 9 / 17) / 16 / 17) ** 0.5),
+        "ci_low": pytest.approx(-3 / 17 - 1.959964 * ((5 - 9 / 17) / 16 / 17) ** 0.5),
+        "ci_high": pytest.approx(-3 / 17 + 1.959964 * ((5 - 9 / 17) / 16 / 17) ** 0.5),
+        "correlation": pytest.approx(7 / 1800**0.5),
     }
     assert data["counts"]["regression"] == 4
     listed = {r["request_id"]: r["kind"] for r in data["rows"]}

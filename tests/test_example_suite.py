@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_genai_eval.testing import ScriptedJudge
+from pytest_genai_eval.testing import JudgeCall, ScriptedJudge
 
 EXAMPLE = Path(__file__).parents[1] / "example_suite"
 
@@ -33,18 +33,24 @@ def run_example(
 def test_offline_run_says_what_did_not_run(tmp_path: Path) -> None:
     proc = run_example(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "16 passed, 6 xfailed" in proc.stdout  # support bot 11 + 3, order agent 5 + 3
+    # support bot 11 + 3, order agent 5 + 3, support chat 1 + the simulated user (needs a judge)
+    assert "17 passed, 1 skipped, 6 xfailed" in proc.stdout
     assert "NOT RUN:" in proc.stdout and "GENAI_EVAL_JUDGE_BASE_URL" in proc.stdout
     assert "genai gate: INCOMPLETE" in proc.stdout
     assert "genai baseline: PASSED" in proc.stdout
     doc = json.loads((tmp_path / "results" / "evaluation_results.json").read_text())
-    assert len(doc["rows"]) == 22
+    assert len(doc["rows"]) == 24
+    chat = {row["request_id"]: row for row in doc["rows"] if row["suite"] == "support-chat"}
+    assert [t["status"] for t in chat["delayed-order-chat"]["turns"]] == ["pass"] * 3
+    assert chat["delayed-order-chat"]["turns"][1]["response"].startswith("Order A-1004 is delayed")
+    assert chat["arrival-simulated"]["status"] == "skipped"
+    assert chat["arrival-simulated"]["simulation"]["stopped"] == "not_run"
 
 
 def test_prompt_change_that_breaks_two_rows_is_caught(tmp_path: Path) -> None:
     proc = run_example(tmp_path, SUPPORT_BOT_PROMPT="v2")
     assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "overall pass rate 72.7% -> 72.7% (+0.0 pts)" in proc.stdout  # both suites: 16 of 22
+    assert "overall pass rate 73.9% -> 73.9% (+0.0 pts)" in proc.stdout  # every suite: 17 of 23
     assert "REGRESSED support-bot::password-reset" in proc.stdout
     assert "REGRESSED support-bot::phone-support" in proc.stdout
     assert "genai gate: FAILED — baseline: 2 row(s) regressed" in proc.stdout
@@ -52,12 +58,20 @@ def test_prompt_change_that_breaks_two_rows_is_caught(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("judge")
 def test_with_a_judge_every_row_is_judged(tmp_path: Path, judge: ScriptedJudge) -> None:
+    def simulated_user(call: JudgeCall) -> dict[str, object] | None:
+        if call.judge != "user_simulator":
+            return None
+        asked = call.sections["conversation"].count("user: ")
+        return {"message": "" if asked else "When does order A-1002 arrive?", "goal_reached": asked > 0}
+
+    judge.set_handler(simulated_user)
     proc = run_example(
         tmp_path, GENAI_EVAL_JUDGE_BASE_URL=judge.base_url, GENAI_EVAL_JUDGE_MODEL=judge.model
     )
     assert "NOT RUN" not in proc.stdout
     judges = {c.judge for c in judge.calls()}
     assert {"correctness", "guideline_adherence", "global_guideline_adherence", "safety", "groundedness"} <= judges
+    assert {"user_simulator", "conversation_completeness", "knowledge_retention", "user_frustration"} <= judges
     # the baseline was recorded without a judge: reported as incompatible, not gated
     assert "INCOMPATIBLE (not gated)" in proc.stdout
     assert proc.returncode == 0, proc.stdout[-3000:]

@@ -117,9 +117,16 @@ def _rating(
     high: float | None,
     unassessed: int = 0,
     bounds: tuple[float, float] | None = None,
+    se: float = 0.0,
 ) -> dict[str, float | int | None]:
+    """``se``: the standard error s / sqrt(n), computed by hand; its 95% interval is
+    pct +- 1.959964 * se, clamped to [0, 1]."""
     pessimistic, optimistic = bounds if bounds is not None else (pct, pct)
+    assert pct is not None
     return {
+        f"{prefix}/rating/standard_error": se,
+        f"{prefix}/rating/clt_ci_low": max(0.0, pct - 1.959964 * se),
+        f"{prefix}/rating/clt_ci_high": min(1.0, pct + 1.959964 * se),
         f"{prefix}/rating/percentage": pct,
         f"{prefix}/rating/count": count,
         f"{prefix}/rating/ci_low": low,
@@ -137,15 +144,23 @@ EXPECTED: dict[str, float | int | None] = {
     "rows/error_count": 2,
     "rows/skipped_count": 1,
     # 2 pass of 4 decided rows; Wilson(2, 4) = (0.1500, 0.8500); r4, r5 unassessed: 2/6 .. 4/6
-    **_rating("response/overall_assessment", 0.5, 4, 0.1500, 0.8500, 2, (2 / 6, 4 / 6)),
+    # SE: scores 1 1 0 0, s^2 = 1/3, SE = sqrt(1/12) = 0.288675
+    **_rating("response/overall_assessment", 0.5, 4, 0.1500, 0.8500, 2, (2 / 6, 4 / 6), 0.288675),
+    # d = z * sqrt((0.25 + (0.5 - d) * (0.5 + d)) / 4) = z * sqrt((0.5 - d^2) / 4), z = 2.801585:
+    # d^2 = (z^2 / 8) / (1 + z^2 / 4), d = 0.5755 > the rate 0.5: 4 rows cannot see even a
+    # drop to 0%, so there is no detectable drop
+    "response/overall_assessment/rating/min_detectable_drop": None,
     "response/overall_assessment/root_cause/chunk_relevance/count": 1,
     "response/overall_assessment/root_cause/guideline_adherence/tone/count": 1,
     # correctness: yes r1 r3 r7, no r2 -> 3/4; Wilson(3, 4) = (0.3006, 0.9544);
     # unassessed: its error on r5 and r4's app error -> 3/6 .. 5/6
-    **_rating("response/llm_judged/correctness", 0.75, 4, 0.3006, 0.9544, 2, (3 / 6, 5 / 6)),
+    # SE: s^2 = (3 * 0.0625 + 0.5625) / 3 = 0.25, SE = sqrt(0.25 / 4) = 0.25
+    **_rating("response/llm_judged/correctness", 0.75, 4, 0.3006, 0.9544, 2, (3 / 6, 5 / 6), 0.25),
     # tone: yes r1 r2, no r3 -> 2/3; Wilson(2, 3) = (0.2077, 0.9385); r4's app error: 2/4 .. 3/4
     **_rating(
-        "response/llm_judged/guideline_adherence/tone", 2 / 3, 3, 0.2077, 0.9385, 1, (0.5, 0.75)
+        # SE: s^2 = (2 / 9 + 4 / 9) / 2 = 1 / 3, SE = sqrt(1 / 9)
+        "response/llm_judged/guideline_adherence/tone", 2 / 3, 3, 0.2077, 0.9385, 1, (0.5, 0.75),
+        1 / 3,
     ),
     # single yes; Wilson(1, 1) = (0.2065, 1.0); r4's app error leaves every judge of suite qa
     # unassessed on that row: 1/2 .. 2/2

@@ -215,10 +215,24 @@ def test_paired_difference_by_hand() -> None:
 
 def test_power() -> None:
     z = 1.959964 + 0.841621
-    assert min_detectable_drop(0.8, 200) == pytest.approx(z * 0.04, rel=1e-5)
+    # both runs' variances: d = z * sqrt((0.8 * 0.2 + (0.8 - d) * (0.2 + d)) / 200)
+    drop = min_detectable_drop(0.8, 200)
+    assert drop is not None
+    assert drop == pytest.approx(z * ((0.16 + (0.8 - drop) * (0.2 + drop)) / 200) ** 0.5, rel=1e-6)
+    assert 0.12 < drop < 0.125
     # pairing with correlated scores sees smaller drops
-    assert min_detectable_drop(0.8, 200, correlation=0.5) == pytest.approx(z * 0.04 * 0.5**0.5, rel=1e-5)
-    assert rows_needed(0.8, 0.05) == 1005  # 0.32 * (z / 0.05)^2 = 1004.7
-    assert rows_needed(0.8, 0.05) >= 1 and min_detectable_drop(0.8, 0) is None
+    paired = min_detectable_drop(0.8, 200, correlation=0.5)
+    assert paired is not None and paired < drop
+    # 0.16 + 0.75 * 0.25 = 0.3475; 0.3475 * (z / 0.05)^2 = 1090.99
+    assert rows_needed(0.8, 0.05) == 1091
+    # a rate of 100% has no variance of its own, yet one row cannot show a drop:
+    # d = z^2 * (1 - d) -> d = z^2 / (1 + z^2) = 7.84888 / 8.84888
+    assert min_detectable_drop(1.0, 1) == pytest.approx(7.84888 / 8.84888, rel=1e-5)
+    assert rows_needed(1.0, 0.05) == 150  # 0.95 * 0.05 * (z / 0.05)^2 = 149.1
+    assert min_detectable_drop(0.8, 0) is None
+    assert min_detectable_drop(0.0, 100) is None  # nothing can drop
+    assert min_detectable_drop(0.5, 2) is None  # not even a drop to 0 is seen with 2 rows
     with pytest.raises(ValueError):
         rows_needed(0.8, 0.0)
+    with pytest.raises(ValueError):
+        rows_needed(0.3, 0.5)  # a drop larger than the rate

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..results import Assessment, RowResult
-from ..stats import exact_mcnemar, mcnemar_one_sided_drop
+from ..stats import exact_mcnemar, mcnemar_one_sided_drop, paired_difference
 from .model import ChangeKind, JudgeFlip, PairedTest, RowChange
 
 
@@ -99,10 +99,13 @@ def _paired_test(changes: Sequence[RowChange]) -> PairedTest:
     paired = [c for c in changes if c.old_status in decided and c.new_status in decided]
     b = sum(1 for c in paired if c.kind == "regression")
     c = sum(1 for c in paired if c.kind == "fix")
+    old = [1.0 if change.old_status == "pass" else 0.0 for change in paired]
+    new = [1.0 if change.new_status == "pass" else 0.0 for change in paired]
     return PairedTest(
         paired=len(paired),
         b=b,
         c=c,
         p_one_sided=mcnemar_one_sided_drop(b, c),
         p_two_sided=exact_mcnemar(b, c),
+        difference=paired_difference(old, new),
     )

@@ -16,6 +16,7 @@ from .checks import _rule_checks
 from .compatibility import _suite_names, compatibility
 from .deltas import _metric_deltas, _metrics_of
 from .model import Comparison, ComparisonVerdict, VerdictStatus
+from .pairwise import PairwiseSummary, pairwise_check
 from .rules import RegressionRules
 
 __all__ = ("compare",)
@@ -37,10 +38,13 @@ def compare(
     baseline: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
     current: tuple[RunDocument | Mapping[str, Any], Sequence[RowResult]],
     rules: RegressionRules | None = None,
+    pairwise: PairwiseSummary | None = None,
 ) -> Comparison:
     """Compare ``current`` with ``baseline``; each is ``(document, rows)`` as returned by
     :func:`load_baseline` / :func:`artifacts.load_results` (a document may also be its JSON
-    form; its ``metrics`` are used when present, else computed from the rows)."""
+    form; its ``metrics`` are used when present, else computed from the rows). ``pairwise``: the
+    ``pairwise_preference`` verdicts on the changed rows (``pairwise_run.py``), a gate rule
+    at the baseline alpha (``compare/pairwise.py``)."""
     rules = rules if rules is not None else RegressionRules()
     (old_raw, old_rows), (new_raw, new_rows) = baseline, current
     old_doc, new_doc = as_document(old_raw), as_document(new_raw)
@@ -56,6 +60,8 @@ def compare(
         checks = _checks_on_bounds(
             checks, changes, paired, regressions, _metrics_of(old_doc, old_rows), new_metrics, rules
         )
+    if pairwise is not None:
+        checks.append(pairwise_check(pairwise, rules.alpha))
     problems, notes = compatibility((old_doc, old_rows), (new_doc, new_rows))
 
     failing = [c.detail for c in checks if c.passed is False]
@@ -86,4 +92,5 @@ def compare(
         verdict=ComparisonVerdict(status, tuple(reasons), tuple(notes), summary),
         baseline=MappingProxyType(_summary(old_doc, old_rows)),
         current=MappingProxyType(_summary(new_doc, new_rows)),
+        pairwise=MappingProxyType(pairwise.to_dict()) if pairwise is not None else None,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..gate import EXIT_EVALUATION_ERRORS, EXIT_OK, EXIT_QUALITY_FAILED, CheckStatus, check_status
+from ..stats import PairedDifference
 from ..vocabulary import RATE_SUFFIX as _RATE_SUFFIX
 from .rules import RegressionRules, resolve_metric
 
@@ -128,21 +129,30 @@ class MetricDelta:
 
 @dataclass(frozen=True)
 class PairedTest:
-    """The exact McNemar test on rows with a pass/fail status in both runs."""
+    """The exact McNemar test on rows with a pass/fail status in both runs, and (Miller 2024)
+    the mean paired difference of their scores (new - old, 1 pass / 0 fail) with its standard
+    error, 95% interval and the correlation of the runs' per-row scores."""
 
     paired: int  # rows in both runs with pass/fail in both
     b: int  # pass -> fail
     c: int  # fail -> pass
     p_one_sided: float  # P(X >= b), X ~ Bin(b + c, 1/2): "the pass rate dropped"
     p_two_sided: float
+    difference: PairedDifference | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        d = self.difference
         return {
             "paired": self.paired,
             "b": self.b,
             "c": self.c,
             "p_one_sided": self.p_one_sided,
             "p_two_sided": self.p_two_sided,
+            "mean_difference": d.mean if d else None,
+            "standard_error": d.standard_error if d else None,
+            "ci_low": d.low if d else None,
+            "ci_high": d.high if d else None,
+            "correlation": d.correlation if d else None,
         }
 
 
@@ -152,7 +162,7 @@ class RuleCheck:
     ``undecidable``, when rows unassessed in this run leave it open (it holds if they all pass
     and fails if they all fail)."""
 
-    rule: Literal["mcnemar", "max_drop", "max_regressions"]
+    rule: Literal["mcnemar", "max_drop", "max_regressions", "pairwise"]
     passed: bool | None
     detail: str
     metric: str | None = None
@@ -234,6 +244,7 @@ class Comparison:
     verdict: ComparisonVerdict
     baseline: Mapping[str, Any]  # a summary of the baseline document (when, verdict, judge)
     current: Mapping[str, Any]
+    pairwise: Mapping[str, Any] | None = None  # compare/pairwise.PairwiseSummary.to_dict()
 
     def of_kind(self, kind: ChangeKind) -> list[RowChange]:
         return [r for r in self.rows if r.kind == kind]
@@ -295,4 +306,4 @@ class Comparison:
             "counts": self.counts(),
             "rows": [r.to_dict() for r in self.rows if r.kind != "unchanged" or r.response_changed],
             "metrics": [m.to_dict() for m in self.metrics],
-        }
+        } | ({"pairwise": dict(self.pairwise)} if self.pairwise is not None else {})

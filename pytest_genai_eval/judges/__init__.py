@@ -26,7 +26,7 @@ from .base import (
 )
 from .checks import CHECK_TYPES, Check, parse_checks
 from .custom import CustomLLMJudge, PythonJudge, llm_judge, parse_custom_judges, python_judge
-from .panels import Panel, PanelMember, PanelSpec, parse_panel, parse_panels
+from .panels import Panel, PanelMember, PanelSpec, parse_k, parse_panel, parse_panels
 from .voting import AGGREGATES, Aggregate
 
 __all__ = [
@@ -126,6 +126,7 @@ class JudgeSet:
     panels: dict[str, PanelSpec] = field(default_factory=dict)
     repeat: int = 1
     repeat_rule: Aggregate = "majority"
+    repeat_k: int | None = None  # pass_at_k / pass_hat_k draw size (None: every returned vote)
 
     @classmethod
     def build(
@@ -140,8 +141,10 @@ class JudgeSet:
         panels: Mapping[str, PanelSpec | Mapping[str, Any]] | None = None,
         repeat: int = 1,
         repeat_rule: str = "majority",
+        repeat_k: int | None = None,
         origin: str | None = None,
         options: Mapping[str, Any] | None = None,
+        prompt_edits: Mapping[str, Callable[[PromptTemplate], PromptTemplate]] | None = None,
     ) -> JudgeSet:
         """Build a judge set; ``custom`` / ``checks`` are ready judges (see ``llm_judge``,
         ``python_judge``, ``parse_checks``). Raises ``UnknownJudgeError``, ``PromptError`` or
@@ -162,12 +165,20 @@ class JudgeSet:
             meta = builtin(name)
             if meta is not None and not meta.takes_prompt:
                 raise UnknownJudgeError(f"{where}: {name} asks no LLM and takes no prompt")
+        for name in prompt_edits or {}:
+            meta = builtin(name)
+            if meta is None or not meta.takes_prompt:
+                raise UnknownJudgeError(f"{where}: examples for {name!r}: not a built-in LLM judge")
         judges = []
         for name in names:
             if name in exclude:
                 continue
             path = (prompts or {}).get(name)
             template = PromptTemplate.from_file(name, path) if path else None
+            edit = (prompt_edits or {}).get(name)
+            if edit is not None:  # few-shot examples (few_shot.py): on the prompt in use
+                current = getattr(factories[name](template, options or {}), "template", None)
+                template = edit(current) if isinstance(current, PromptTemplate) else template
             judges.append(factories[name](template, options or {}))
         seen = set(BUILTIN_JUDGES)
         for judge in [*custom, *checks]:
@@ -195,10 +206,15 @@ class JudgeSet:
             extra=[*custom, *checks],
             panels=parsed_panels,
         )
-        return result.with_repeat(repeat, repeat_rule, origin=origin)
+        return result.with_repeat(repeat, repeat_rule, origin=origin, k=repeat_k)
 
     def with_repeat(
-        self, repeat: int, rule: str = "majority", *, origin: str = "--genai-repeat"
+        self,
+        repeat: int,
+        rule: str = "majority",
+        *,
+        origin: str = "--genai-repeat",
+        k: int | None = None,
     ) -> JudgeSet:
         """A copy in which every LLM judge without a panel runs ``repeat`` samples on the default
         judge, aggregated with ``rule`` (majority | all | any). ``repeat=1`` turns repeats off.
@@ -210,7 +226,8 @@ class JudgeSet:
                 f"{origin}: repeat_rule: expected one of {', '.join(AGGREGATES)}, got {rule!r}"
             )
         aggregate: Aggregate = rule
-        return dataclasses.replace(self, repeat=repeat, repeat_rule=aggregate)
+        repeat_k = parse_k(k, aggregate, repeat, Where(origin, "repeat_k"), "") if repeat > 1 else k
+        return dataclasses.replace(self, repeat=repeat, repeat_rule=aggregate, repeat_k=repeat_k)
 
     # ---- per-row checks --------------------------------------------------------------------------
     def attach_row_checks(self, rows: Sequence[Row], base_dir: Path | None = None) -> None:
@@ -246,7 +263,9 @@ class JudgeSet:
         if spec is not None:
             return Panel(judge, spec)
         if self.repeat > 1:
-            return Panel(judge, PanelSpec(samples=self.repeat, aggregate=self.repeat_rule))
+            return Panel(
+                judge, PanelSpec(samples=self.repeat, aggregate=self.repeat_rule, k=self.repeat_k)
+            )
         return judge
 
     def plan(self, ctx: EvalContext) -> tuple[list[Judge], list[Assessment]]:
@@ -292,5 +311,6 @@ class JudgeSet:
             "checks": [of(j) for j in self.extra if j.kind == "check"],
             "row_check_count": sum(len(v) for v in self.row_checks.values()),
             "panels": {name: spec.describe() for name, spec in self.panels.items()},
-            "repeat": {"samples": self.repeat, "rule": self.repeat_rule},
+            "repeat": {"samples": self.repeat, "rule": self.repeat_rule}
+            | ({"k": self.repeat_k} if self.repeat_k is not None else {}),
         }

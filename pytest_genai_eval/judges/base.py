@@ -49,10 +49,19 @@ class EvalContext:
     # the tool calls the response made, [{"name", "arguments", "id"?, "result"?}]; None when
     # its form carries none (a plain string)
     tool_calls: list[dict[str, Any]] | None = None
+    # A conversation's turn: the messages before this turn's request (its own earlier answers
+    # included), shown to the judges with the request. The conversation judges' context: the
+    # whole transcript. Both are {"role", "content"} messages (conversation.py).
+    history: tuple[dict[str, str], ...] = ()
+    transcript: tuple[dict[str, str], ...] | None = None
 
     @property
     def request(self) -> str:
-        return self.row.request_text
+        """The request; on a conversation's turn, after the conversation so far."""
+        if not self.history:
+            return self.row.request_text
+        earlier = "\n".join(f"{m['role']}: {m['content']}" for m in self.history)
+        return f"[conversation so far]\n{earlier}\n[current request]\n{self.row.request_text}"
 
     @property
     def available_tools(self) -> list[dict[str, Any]] | None:

@@ -9,14 +9,18 @@ Suite file::
         endpoints:                              # and/or other endpoints
           - {base_url: "http://host:8000/v1", model: llama3, api_key_env: LLAMA_KEY}
         samples: 3                              # asks per member (default 1)
-        aggregate: majority                     # majority | all | any (default majority)
+        aggregate: majority                     # majority | all | any | pass_at_k | pass_hat_k
+        k: 2                                    # pass_at_k / pass_hat_k draw size (default: all)
     repeat: 3                                   # every other LLM judge: 3 samples, default judge
-    repeat_rule: majority                       # majority | all | any
+    repeat_rule: majority                       # majority | all | any | pass_at_k | pass_hat_k
+    repeat_k: 2                                 # pass_at_k / pass_hat_k draw size
 
 The aggregated assessment keeps the judge's name. ``details["votes"]`` lists every vote
 ``{model, sample, rating, rationale, error}``; ``details["agreement"]`` is the share of the
 returned votes that agree with the final rating; ``details["flaky"]`` is True when the returned
-votes disagree. ``model`` is the members' models joined by ","; ``usage`` is summed over votes
+votes disagree; ``details["flake_rate"]`` is the share of the returned votes that disagree with
+the majority; under ``pass_at_k`` / ``pass_hat_k`` ``details["k"]`` is the draw size and
+``details["pass_at_k"]`` / ``details["pass_hat_k"]`` the unbiased estimate. ``model`` is the members' models joined by ","; ``usage`` is summed over votes
 (and, with several models, ``details["usage_by_model"]`` splits it by model).
 """
 
@@ -41,7 +45,7 @@ from .base import (
     joined_models,
     sum_usage,
 )
-from .voting import AGGREGATES, Aggregate, aggregate_ratings
+from .voting import AGGREGATES, SAMPLING_RULES, Aggregate, aggregate_ratings
 
 if TYPE_CHECKING:
     from ..llm import EndpointSettings
@@ -101,13 +105,17 @@ class PanelSpec:
     members: tuple[PanelMember, ...] = ()  # empty: the default judge only
     samples: int = 1
     aggregate: Aggregate = "majority"
+    k: int | None = None  # pass_at_k / pass_hat_k draw size (None: every returned vote)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "members": [m.describe() for m in self.members] or [{"model": None}],
             "samples": self.samples,
             "aggregate": self.aggregate,
         }
+        if self.k is not None:
+            out["k"] = self.k
+        return out
 
 
 class _VoteError(Exception):
@@ -258,7 +266,11 @@ class Panel:
             result.details["agreement"] = None
             result.details["flaky"] = False
             return result
-        tally = aggregate_ratings([b.rating for b in ballots], rule)
+        tally = aggregate_ratings([b.rating for b in ballots], rule, self.spec.k)
+        result.details["flake_rate"] = tally.flake_rate
+        if rule in SAMPLING_RULES:
+            result.details["k"] = tally.k
+            result.details[rule] = tally.estimate
         if tally.rating is None:
             first = next((b.error or b.skipped for b in ballots if b.rating is None), None)
             result.error = (tally.error or "no verdict") + (
@@ -298,6 +310,18 @@ def parse_aggregate(value: Any, where: Where, key: str) -> Aggregate:
         raise where.error(key, f"expected one of {', '.join(AGGREGATES)}, got {value!r}")
     aggregate: Aggregate = value
     return aggregate
+
+
+def parse_k(value: Any, aggregate: Aggregate, votes: int, where: Where, key: str) -> int | None:
+    """The draw size of ``pass_at_k`` / ``pass_hat_k``: None (every returned vote) or 1..votes."""
+    if value is None:
+        return None
+    k = _positive_int(value, where, key)
+    if aggregate not in SAMPLING_RULES:
+        raise where.error(key, f"applies to {' and '.join(SAMPLING_RULES)}, not {aggregate!r}")
+    if k > votes:
+        raise where.error(key, f"k={k} is more than the {votes} vote(s) asked")
+    return k
 
 
 def parse_repeat(value: Any, where: Where) -> int:
@@ -354,17 +378,18 @@ def parse_panel(spec: Any, where: Where) -> PanelSpec:
         raise where.error(
             None, f"expected a mapping of models/endpoints/samples/aggregate, got {spec!r}"
         )
-    unknown = sorted(set(map(str, spec)) - {"models", "endpoints", "samples", "aggregate"})
+    unknown = sorted(set(map(str, spec)) - {"models", "endpoints", "samples", "aggregate", "k"})
     if unknown:
         raise where.error(
-            unknown[0], "unknown field; fields: models, endpoints, samples, aggregate"
+            unknown[0], "unknown field; fields: models, endpoints, samples, aggregate, k"
         )
     members = _members(spec, where)
     samples = _positive_int(spec.get("samples", 1), where, "samples")
     aggregate = parse_aggregate(spec.get("aggregate", "majority"), where, "aggregate")
     if not members and samples == 1:
         raise where.error(None, "a panel needs models, endpoints or samples > 1")
-    return PanelSpec(members=members, samples=samples, aggregate=aggregate)
+    k = parse_k(spec.get("k"), aggregate, len(members or (None,)) * samples, where, "k")
+    return PanelSpec(members=members, samples=samples, aggregate=aggregate, k=k)
 
 
 def parse_panels(specs: Any, where: Where) -> dict[str, PanelSpec]:

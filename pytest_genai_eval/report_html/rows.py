@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..compare import Comparison, RowChange
+from ..conversation_report import transcript_html
 from ..results import Assessment, RowResult, request_text
 from ..tool_calls import calls_of, format_call
 from ..vocabulary import number
@@ -207,6 +208,7 @@ def _row_html(r: RowResult, change: RowChange | None) -> str:
         f"{_expected_html(r.row)}"
         f'<div class="label">response</div>{response_html}'
         f"{_tool_calls_html(r)}"
+        f"{transcript_html(r)}"
         f"{_context_html(r.retrieved_context)}</td>"
         f'<td><ul class="judges">{judges}</ul></td></tr>'
     )
