@@ -145,3 +145,27 @@ rows:
         if assessment["rating"]:
             assert assessment["usage"]["total_tokens"] > 0
             assert assessment["prompt_version"]
+
+
+def test_calibrating_the_real_model_on_the_example_labels(
+    llama_server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`genai-eval calibrate` against a real model: every labelled row is judged and compared.
+    The agreement itself is the model's (README quotes the measured value), not asserted."""
+    from pytest_genai_eval.cli import main
+
+    monkeypatch.setenv("GENAI_EVAL_JUDGE_BASE_URL", llama_server)
+    monkeypatch.setenv("GENAI_EVAL_JUDGE_MODEL", "smollm2")
+    suite = Path(__file__).parents[1] / "example_suite" / "genai_support_bot.yaml"
+    labels = [
+        json.loads(line)
+        for line in (suite.parent / "labels.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    assert main(["calibrate", str(suite), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (judge,) = data["judges"]
+    assert judge["judge"] == "correctness" and judge["n"] == len(labels) == data["rows"]
+    counts = ("both_yes", "judge_yes_human_no", "judge_no_human_yes", "both_no")
+    assert sum(judge[c] for c in counts) + judge["unassessed"] == len(labels)
+    assert judge["agreement"] == pytest.approx((judge["both_yes"] + judge["both_no"]) / judge["n"])
