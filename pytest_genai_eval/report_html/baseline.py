@@ -14,6 +14,7 @@ from ..vocabulary import (
     rate_metrics,
 )
 from .formatting import _delta_text, _short_time, e
+from .trust import comparison_baseline_html
 
 __all__ = ("baseline_section",)
 
@@ -71,6 +72,7 @@ def baseline_section(comparison: Comparison) -> str:
         f"<p>Paired rows (pass/fail in both runs): {paired.paired}; "
         f"b (pass → fail) = {paired.b}, c (fail → pass) = {paired.c}; "
         f"one-sided exact McNemar p = {paired.p_one_sided:.4g}</p>"
+        + comparison_baseline_html(comparison)  # paired difference, pairwise preference
     )
     rules = "".join(
         f'<tr><td><span class="pill {"pass" if c.passed else "fail" if c.passed is False else "nodata"}">'

@@ -20,6 +20,7 @@ from .charts import charts_section
 from .formatting import e
 from .rows import rows_section
 from .summary import summary_cards, thresholds_section, verdict_header
+from .trust import trust_section
 
 __all__ = ("CSP", "REPORT_NAME", "render_html", "write_html")
 
@@ -54,6 +55,7 @@ def render_html(
     sections = [
         summary_cards(metrics, rows),
         thresholds_section(document),
+        trust_section(document, metrics, comparison),  # error bars, calibration ("" if none)
     ]
     if comparison is not None:
         sections.append(baseline_section(comparison))

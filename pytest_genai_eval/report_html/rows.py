@@ -15,6 +15,7 @@ from ..tool_calls import calls_of, format_call
 from ..vocabulary import number
 from .diff import word_diff
 from .formatting import e
+from .trust import assessment_notes_html
 
 __all__ = ("MAX_ROWS_SHOWN", "rows_section")
 
@@ -40,14 +41,16 @@ def _assessment_item(a: Assessment, change: RowChange | None) -> str:
     if a.value is not None and number(a.value) is not None:
         value = f' <span class="muted">{e(f"{a.value:.3g}")}</span>'
     kind = "" if a.kind == "llm" else f' <span class="muted">({e(a.kind)})</span>'
+    notes = assessment_notes_html(a.details, a.rating)  # human label, flake rate, pass@k
+    notes = f'<div class="notes">{notes}</div>' if notes else ""
     if li == "j-skip":
         return (
             f'<li class="{li}"><span class="pill {css}">{pill}</span> {e(a.name)}{kind}'
-            f" — {e(detail)}</li>"
+            f" — {e(detail)}{notes}</li>"
         )
     return (
         f'<li class="{li}"><span class="pill {css}">{pill}</span> <b>{e(a.name)}</b>{kind}{value}'
-        f"{was}" + (f'<div class="why">{e(detail)}</div>' if detail else "") + "</li>"
+        f"{was}{notes}" + (f'<div class="why">{e(detail)}</div>' if detail else "") + "</li>"
     )
 
 
