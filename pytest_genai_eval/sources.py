@@ -18,6 +18,7 @@ from typing import Any
 from .columns import ColumnError, ColumnMap, RowTransform, load_transform
 from .evalset import EvalSetError, Row, RowIssue, build_rows, read_entries
 from .importers import FORMATS, Entry, FormatWarning, convert, detect, is_document
+from .mlflow_source import MlflowSourceError, is_mlflow_source, read_traces
 
 __all__ = ["RowSource", "load_source_rows", "parse_row_source"]
 
@@ -143,10 +144,19 @@ def load_source_rows(
     *,
     base_dir: Path | None = None,
     name: str | None = None,
+    where: str = "suite",
 ) -> list[Row]:
     """Read, convert, transform and map a set's rows, then validate every row (one EvalSetError
-    with every problem, identical ones grouped)."""
-    if isinstance(data, (str, os.PathLike)):
+    with every problem, identical ones grouped). ``mlflow://...`` reads traces from MLflow
+    (:mod:`.mlflow_source`; a MlflowSourceError names ``where`` and the key)."""
+    if is_mlflow_source(data):
+        if spec.format not in (None, "mlflow_traces"):
+            raise MlflowSourceError(f"{where}: 'format': traces read from MLflow are in the "
+                                    f"format mlflow_traces, not {spec.format!r}")
+        source, entries = str(data), read_traces(str(data), where)
+        issues: list[RowIssue] = []
+        spec = RowSource("mlflow_traces", spec.transform, spec.transform_name, spec.columns)
+    elif isinstance(data, (str, os.PathLike)):
         source, entries, issues = _read(data, base_dir, name)
     else:
         source, entries, issues = name or "rows", _records(data), []

@@ -33,6 +33,7 @@ from .judges import (
 )
 from .label_suite import LabelsSpec, parse_labels_spec
 from .labels import LabelsError
+from .mlflow_source import MlflowSourceError
 from .sources import load_source_rows, parse_row_source
 from .targets import Target, TargetConfigError, build_target
 from .tool_match import ToolCallMatch, parse_tool_call_match
@@ -57,7 +58,9 @@ SUITE_KEYS: tuple[SuiteKey, ...] = (
     SuiteKey("name", "the suite's name in results and reports (default: the file name)"),
     SuiteKey("description", "free text shown in the reports"),
     SuiteKey("data", "the evaluation set: a file relative to the suite (JSONL, JSON, CSV, "
-             "Parquet, YAML); in Python also a DataFrame or a list of dicts"),
+             "Parquet, YAML), or `mlflow://experiments/<name-or-id>?filter=...&max_results=N` "
+             "for traces on the MLflow tracking server; in Python also a DataFrame or a list "
+             "of dicts"),
     SuiteKey("rows", "inline rows instead of `data`", file_only=True),
     SuiteKey("app", "the application: `module:function`, a callable, or a mapping "
              "(`type: openai` / `type: http`)"),
@@ -228,7 +231,10 @@ def build_suite(
     except ColumnError as exc:
         raise SuiteError(str(exc)) from None
     if isinstance(data, (str, Path)):
-        rows = load_source_rows(data, row_source, base_dir=base_dir)
+        try:
+            rows = load_source_rows(data, row_source, base_dir=base_dir, where=where)
+        except MlflowSourceError as exc:  # data: mlflow://experiments/...
+            raise SuiteError(str(exc)) from None
     elif _is_dataframe(data):
         rows = load_source_rows(data, row_source, name=f"{where}: data")
     elif isinstance(data, Sequence):
