@@ -26,7 +26,7 @@ from typing import Any
 from .evalset import Row
 from .judge_catalog import builtin
 from .judges import EvalContext, JudgeSet, JudgeUnavailable
-from .judges.base import JudgeRunner, joined_models, sum_usage
+from .judges.base import JudgeRunner, PromptTemplate, joined_models, sum_usage
 from .judges.conversation import is_conversation_judge
 from .llm import LLMError
 from .results import NOT_APPLICABLE, Assessment, RowResult, TokenUsage, TurnResult
@@ -98,8 +98,10 @@ async def _play_scripted(row: Row, call_app: AppCaller) -> _Played:
     return played
 
 
-async def _play_simulated(row: Row, call_app: AppCaller, runner: JudgeRunner) -> _Played:
-    simulator = UserSimulator()
+async def _play_simulated(
+    row: Row, call_app: AppCaller, runner: JudgeRunner, template: PromptTemplate | None
+) -> _Played:
+    simulator = UserSimulator() if template is None else UserSimulator(template)
     max_turns = row.max_turns or 1
     played = _Played()
     usage: list[TokenUsage] = []
@@ -289,7 +291,7 @@ async def evaluate_conversation(
 ) -> RowResult:
     """Play the conversation, judge its turns and its transcript, fill ``result``."""
     if row.goal is not None:
-        played = await _play_simulated(row, call_app, runner)
+        played = await _play_simulated(row, call_app, runner, judges.simulator_template)
     else:
         played = await _play_scripted(row, call_app)
     _record(result, played)

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .evalset import Row
-from .judges import JudgeAnswer, JudgeRunner, PromptTemplate
+from .judges import SIMULATOR_PROMPT, JudgeAnswer, JudgeRunner, PromptTemplate
 from .judges.base import section
 from .judges.conversation import format_transcript
 
 __all__ = ["SIMULATOR", "SIMULATOR_SCHEMA", "SimulatorOutputError", "UserSimulator", "UserTurn"]
 
-SIMULATOR = "user_simulator"
+SIMULATOR = SIMULATOR_PROMPT
 SIMULATOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {

@@ -68,7 +68,8 @@ SUITE_KEYS: tuple[SuiteKey, ...] = (
     SuiteKey("exclude_judges", "remove judges from the default selection"),
     SuiteKey("global_guidelines", "guidelines every response must follow"),
     SuiteKey("thresholds", "minimum pass rates and maximum costs, e.g. `{overall: 0.9}`"),
-    SuiteKey("prompts", "judge name -> prompt template file overriding the built-in prompt"),
+    SuiteKey("prompts", "judge name (or `user_simulator`) -> prompt template file overriding the "
+             "built-in prompt"),
     SuiteKey("judge_examples", "judge name -> few-shot examples file (`genai-eval align` writes "
              "one) added to the judge's prompt"),
     SuiteKey("checks", "deterministic checks for every row"),

@@ -176,3 +176,41 @@ def test_simulated_user_fields_are_validated() -> None:
     }
     (row,) = load_rows([{"goal": "Get a refund"}])
     assert (row.max_turns, row.messages, row.request_id.startswith("get-a-refund-")) == (5, [], True)
+
+
+SIMULATOR_PROMPT = """[system]
+Judge: user_simulator
+You are a terse customer from the suite's own prompt. Answer with JSON: {"message": "...", "goal_reached": false}.
+[user]
+${goal}
+${conversation}
+"""
+
+
+def test_a_suite_can_give_the_simulated_user_its_own_prompt(
+    pytester: pytest.Pytester, judge: ScriptedJudge
+) -> None:
+    judge.set_handler(simulated_user(goal_after=1))
+    pytester.makefile(".txt", sim_prompt=SIMULATOR_PROMPT)
+    _, built_in = run(pytester)
+    built_in_calls = len(judge.calls("user_simulator"))
+    suite = SUITE.replace("rows:", "prompts: {user_simulator: sim_prompt.txt}\nrows:")
+    result, row = run(pytester, suite=suite)
+    result.assert_outcomes(passed=1)
+    calls = judge.calls("user_simulator")[built_in_calls:]
+    assert calls, "the simulated user was not asked with the suite's prompt"
+    assert all("from the suite's own prompt" in c.messages[0]["content"] for c in calls)
+    assert "persona" not in calls[0].sections  # the suite's prompt does not use it
+    # a new prompt is a new prompt version: the cache and the record see it
+    assert row["simulation"]["prompt_version"] != built_in["simulation"]["prompt_version"]
+
+
+def test_a_simulated_user_prompt_with_unknown_variables_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", sim_prompt=SIMULATOR_PROMPT.replace("${goal}", "${objective}"))
+    pytester.makepyfile(chatapp=APP)
+    suite = SUITE.replace("rows:", "prompts: {user_simulator: sim_prompt.txt}\nrows:")
+    pytester.makefile(".yaml", genai_sim=suite.replace("{max_turns}", "3"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret != 0
+    out = result.stdout.str()
+    assert "prompt for 'user_simulator'" in out and "unknown variable(s) objective" in out, out

@@ -33,6 +33,7 @@ __all__ = [
     "AGGREGATES",
     "BUILTIN_JUDGES",
     "CHECK_TYPES",
+    "SIMULATOR_PROMPT",
     "Aggregate",
     "Check",
     "CustomLLMJudge",
@@ -86,6 +87,22 @@ def _factory(meta: BuiltinJudge) -> Factory:
     return make
 
 
+SIMULATOR_PROMPT = "user_simulator"  # the simulated user's prompt name (simulator.py)
+SIMULATOR_VARIABLES = frozenset({"goal", "persona", "conversation"})
+
+
+def _simulator_template(path: Path, where: str) -> PromptTemplate:
+    """The suite's prompt for the simulated user: it may use only the simulator's variables."""
+    template = PromptTemplate.from_file(SIMULATOR_PROMPT, path)
+    unknown = template.variables - SIMULATOR_VARIABLES
+    if unknown:
+        raise PromptError(
+            f"{where}: prompt for {SIMULATOR_PROMPT!r} ({path}) uses unknown variable(s) "
+            f"{', '.join(sorted(unknown))}; it may use {', '.join(sorted(SIMULATOR_VARIABLES))}"
+        )
+    return template
+
+
 def _factories() -> dict[str, Factory]:
     """Built-in judge name -> factory, from the catalog (``judge_catalog.BUILTIN``)."""
     return {meta.name: _factory(meta) for meta in BUILTIN}
@@ -127,6 +144,8 @@ class JudgeSet:
     repeat: int = 1
     repeat_rule: Aggregate = "majority"
     repeat_k: int | None = None  # pass_at_k / pass_hat_k draw size (None: every returned vote)
+    # the suite's prompt for the simulated user (``prompts: {user_simulator: file}``); None: built in
+    simulator_template: PromptTemplate | None = None
 
     @classmethod
     def build(
@@ -153,6 +172,11 @@ class JudgeSet:
         for the built-in judges that take one (``tool_call_match``)."""
         origin = origin or where
         factories = _factories()
+        prompts = dict(prompts or {})
+        simulator_path = prompts.pop(SIMULATOR_PROMPT, None)
+        simulator_template = (
+            _simulator_template(simulator_path, where) if simulator_path is not None else None
+        )
         names = list(include) if include is not None else list(BUILTIN_JUDGES)
         for name in [*names, *exclude]:
             if name not in factories:
@@ -205,6 +229,7 @@ class JudgeSet:
             explicit=include is not None,
             extra=[*custom, *checks],
             panels=parsed_panels,
+            simulator_template=simulator_template,
         )
         return result.with_repeat(repeat, repeat_rule, origin=origin, k=repeat_k)
 
