@@ -312,3 +312,31 @@ def test_a_conversation_without_an_app_is_a_configuration_error(pytester: pytest
     result = run(pytester)
     assert result.ret == 2
     result.stdout.fnmatch_lines(["*no app is configured*(a conversation row always needs an app)*"])
+
+
+def test_custom_judges_read_the_transcript(pytester: pytest.Pytester, judge: ScriptedJudge) -> None:
+    suite = """
+name: chat
+app: chatapp:reply
+judges: []
+custom_judges:
+  - name: consistent
+    prompt: "Is the assistant consistent across this conversation?\\n${transcript}"
+rows:
+  - request_id: order-chat
+    turns: ["Where is order A-7?", "Which carrier has it?"]
+  - request_id: single
+    request: "Hello"
+"""
+    write(pytester, suite)
+    run(pytester).assert_outcomes(passed=2)
+    by_transcript = sorted(c.sections["transcript"] for c in judge.calls("consistent"))
+    assert by_transcript == sorted(
+        [
+            "user: Where is order A-7?\nassistant: Answer 1: noted Where is order A-7?",
+            # turn 2 sees the conversation up to and including its own answer
+            "user: Where is order A-7?\nassistant: Answer 1: noted Where is order A-7?\n"
+            "user: Which carrier has it?\nassistant: Order A-7 ships with DHL.",
+            "user: Hello\nassistant: Answer 1: noted Hello",  # a single-turn row
+        ]
+    )

@@ -64,6 +64,21 @@ class EvalContext:
         return f"[conversation so far]\n{earlier}\n[current request]\n{self.row.request_text}"
 
     @property
+    def transcript_text(self) -> str:
+        """The conversation as ``role: content`` lines: the whole transcript for the
+        conversation judges; on a turn, the conversation up to and including its answer; on a
+        single-turn row, its request and response."""
+        if self.transcript is not None:
+            messages: Sequence[Mapping[str, str]] = self.transcript
+        else:
+            messages = [
+                *self.history,
+                {"role": "user", "content": self.row.request_text},
+                {"role": "assistant", "content": self.response or ""},
+            ]
+        return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+    @property
     def available_tools(self) -> list[dict[str, Any]] | None:
         return self.row.available_tools
 
@@ -87,6 +102,8 @@ class EvalContext:
             return self.usage.to_dict() if self.usage is not None else None
         if name == "tool_calls":
             return self.tool_calls
+        if name == "transcript":
+            return self.transcript_text
         if name in Row.model_fields and name not in _HIDDEN_ROW_FIELDS:
             return getattr(self.row, name)
         if name in self.row.extra:
@@ -121,6 +138,7 @@ ROW_VARIABLES: frozenset[str] = frozenset(
         "latency_seconds",
         "usage",
         "tool_calls",
+        "transcript",
         *(n for n in Row.model_fields if n not in _HIDDEN_ROW_FIELDS),
     }
 )
