@@ -198,6 +198,18 @@ class _Tally:
     def known(self) -> bool:
         return not (self.unknown or self.unsplit or self.unpriced)
 
+    def charge(self, model: str | None, usage: TokenUsage, prices: PriceTable) -> None:
+        """Add the cost of ``usage`` by ``model``, or count why it cannot be known."""
+        price = prices.price(model)
+        if model is None:
+            self.unknown += 1
+        elif _unsplit(usage):
+            self.unsplit += 1
+        elif price is None:
+            self.add_unpriced(model)
+        else:
+            self.costs.append(price.cost(usage))
+
 
 def _app_tally(results: Sequence[RowResult], prices: PriceTable) -> _Tally:
     tally = _Tally(costs=[])
@@ -208,16 +220,7 @@ def _app_tally(results: Sequence[RowResult], prices: PriceTable) -> _Tally:
         if not _spent(usage):
             tally.costs.append(0.0)
             continue
-        model = result.app_model or prices.app_model
-        price = prices.price(model)
-        if model is None:
-            tally.unknown += 1
-        elif _unsplit(usage):
-            tally.unsplit += 1
-        elif price is None:
-            tally.add_unpriced(model)
-        else:
-            tally.costs.append(price.cost(usage))
+        tally.charge(result.app_model or prices.app_model, usage, prices)
     return tally
 
 
@@ -237,17 +240,8 @@ def _judge_tally(results: Sequence[RowResult], prices: PriceTable) -> _Tally:
     for result in results:
         for a in result.assessments:
             for model, usage in _assessment_usages(a):
-                if not _spent(usage):
-                    continue
-                price = prices.price(model)
-                if model is None:
-                    tally.unknown += 1
-                elif _unsplit(usage):
-                    tally.unsplit += 1
-                elif price is None:
-                    tally.add_unpriced(model)
-                else:
-                    tally.costs.append(price.cost(usage))
+                if _spent(usage):
+                    tally.charge(model, usage, prices)
     return tally
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .document import RunDocument
 from .errors import GenAIEvalError
+from .history_export import utc_timestamp
 
 if TYPE_CHECKING:
     from arro3.core import Array
@@ -65,16 +66,6 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _timestamp(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
-
-
 def run_records(
     document: RunDocument,
     *,
@@ -88,7 +79,7 @@ def run_records(
     common = {
         "run_id": run_id or uuid.uuid4().hex,
         "recorded_at": recorded_at or dt.datetime.now(dt.timezone.utc),
-        "started_at": _timestamp(document.started_at),
+        "started_at": utc_timestamp(document.started_at),
         "status": verdict.status if verdict is not None else None,
         "exit_code": verdict.exit_code if verdict is not None else None,
         "complete": document.complete,

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import GenAIEvalError
 from .history import HistoryRun
 
-__all__ = ["EXPORT_FORMATS", "ExportError", "history_columns", "write_parquet"]
+__all__ = ["EXPORT_FORMATS", "ExportError", "history_columns", "utc_timestamp", "write_parquet"]
 
 EXPORT_FORMATS = ("parquet",)
 INSTALL_HINT = "pip install 'pytest-genai-eval[parquet]'"
@@ -29,7 +29,8 @@ class ExportError(GenAIEvalError):
     """The export cannot be written (or pyarrow is not installed)."""
 
 
-def _timestamp(text: str | None) -> dt.datetime | None:
+def utc_timestamp(text: str | None) -> dt.datetime | None:
+    """An ISO timestamp as an aware datetime (UTC when it names no zone); None if unreadable."""
     if not text:
         return None
     try:
@@ -70,9 +71,9 @@ def history_columns(runs: Sequence[HistoryRun]) -> tuple[dict[str, list[Any]], d
     for run in ordered:
         fixed = {
             "id": run.id,
-            "recorded_at": _timestamp(run.recorded_at),
-            "started_at": _timestamp(run.started_at),
-            "finished_at": _timestamp(run.finished_at),
+            "recorded_at": utc_timestamp(run.recorded_at),
+            "started_at": utc_timestamp(run.started_at),
+            "finished_at": utc_timestamp(run.finished_at),
             "duration_seconds": run.duration_seconds,
             "complete": run.complete,
             "status": run.status,

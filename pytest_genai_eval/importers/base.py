@@ -10,7 +10,16 @@ from typing import Any
 
 from ..evalset import RowIssue
 
-__all__ = ["Entry", "FormatWarning", "Imported", "as_list", "context_chunks", "extras", "pick"]
+__all__ = [
+    "Entry",
+    "FormatWarning",
+    "Imported",
+    "as_list",
+    "context_chunks",
+    "decoded_json",
+    "extras",
+    "pick",
+]
 
 Entry = tuple[str, Any]  # (location, raw row), as evalset.read_entries gives them
 
@@ -26,6 +35,16 @@ class Imported:
     entries: list[Entry] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def decoded_json(value: Any) -> Any:
+    """A string that holds JSON, decoded; any other value (or text that is not JSON) as it is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def pick(raw: Mapping[str, Any], *names: str) -> Any:

@@ -10,12 +10,11 @@ root span's inputs and outputs (``mlflow.spanInputs`` / ``mlflow.spanOutputs``, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..evalset import RowIssue
-from .base import Entry, Imported
+from .base import Entry, Imported, decoded_json
 
 __all__ = ["convert", "looks_like"]
 
@@ -23,15 +22,6 @@ __all__ = ["convert", "looks_like"]
 def looks_like(raw: Mapping[str, Any]) -> bool:
     info, data = raw.get("info"), raw.get("data")
     return isinstance(info, Mapping) and isinstance(data, Mapping) and "spans" in data
-
-
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _root(spans: list[Any]) -> Mapping[str, Any] | None:
@@ -55,8 +45,8 @@ def convert(entries: list[Entry], source: str) -> Imported:
         metadata = info.get("trace_metadata") or info.get("request_metadata") or {}
         root = _root(list(raw["data"].get("spans") or []))
         attributes = root.get("attributes", {}) if root is not None else {}
-        inputs = _decoded(attributes.get("mlflow.spanInputs", metadata.get("mlflow.traceInputs")))
-        outputs = _decoded(
+        inputs = decoded_json(attributes.get("mlflow.spanInputs", metadata.get("mlflow.traceInputs")))
+        outputs = decoded_json(
             attributes.get("mlflow.spanOutputs", metadata.get("mlflow.traceOutputs"))
         )
         if inputs is None:

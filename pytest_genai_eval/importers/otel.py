@@ -15,13 +15,12 @@ the row's ``request_id``), the model and the token usage.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..evalset import RowIssue
-from .base import Entry, Imported
+from .base import Entry, Imported, decoded_json
 
 __all__ = ["convert", "looks_like", "otlp_value"]
 
@@ -58,15 +57,6 @@ def _attributes(items: Any) -> dict[str, Any]:
     }
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def _part_text(message: Mapping[str, Any]) -> str | None:
     """A semconv 1.37 message's text parts, or a chat message's content."""
     parts = message.get("parts")
@@ -82,7 +72,7 @@ def _part_text(message: Mapping[str, Any]) -> str | None:
 
 
 def _messages(value: Any) -> list[dict[str, Any]]:
-    value = _json(value)
+    value = decoded_json(value)
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list):
@@ -97,7 +87,7 @@ def _messages(value: Any) -> list[dict[str, Any]]:
 
 
 def _output_text(value: Any) -> str | None:
-    value = _json(value)
+    value = decoded_json(value)
     if isinstance(value, str):
         return value
     messages = _messages(value)
@@ -142,7 +132,7 @@ class _Span:
                 if isinstance(text, str):
                     messages.append({"role": role, "content": text})
             elif name == "gen_ai.choice" and output is None:
-                message = _json(attrs.get("message"))
+                message = decoded_json(attrs.get("message"))
                 if isinstance(message, Mapping):
                     output = _part_text(message)
                 elif isinstance(attrs.get("content"), str):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ..results import Assessment, AssessmentKind
 from .base import EvalContext, JudgeRunner, PromptTemplate, ask_yes_no, bullet_list, section
+from .guidelines import named_guidelines
 
 __all__ = [
     "CONVERSATION_JUDGES",
@@ -139,11 +140,7 @@ class ConversationalGuidelines(_ConversationJudge):
         return None if ctx.row.guidelines else "needs guidelines on the conversation row"
 
     async def run(self, ctx: EvalContext, runner: JudgeRunner) -> list[Assessment]:
-        guidelines = ctx.row.guidelines
-        if isinstance(guidelines, dict):
-            named = [(f"{self.name}/{key}", list(value)) for key, value in guidelines.items()]
-        else:
-            named = [(self.name, list(guidelines or []))]
+        named = named_guidelines(self.name, ctx.row.guidelines)
         transcript = _transcript(ctx)
         return list(
             await asyncio.gather(

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..results import Assessment, AssessmentKind
 from .base import EvalContext, JudgeRunner, PromptTemplate, ask_yes_no, bullet_list, section
+
+
+def named_guidelines(
+    judge: str, guidelines: Mapping[str, Sequence[str]] | Sequence[str] | None
+) -> list[tuple[str, list[str]]]:
+    """``(assessment name, guidelines)`` pairs: one per name of a named dict
+    (``<judge>/<name>``), else one for the whole list."""
+    if isinstance(guidelines, Mapping):
+        return [(f"{judge}/{key}", list(value)) for key, value in guidelines.items()]
+    return [(judge, list(guidelines or []))]
 
 
 def _variables(ctx: EvalContext, guidelines: list[str]) -> dict[str, str]:
@@ -38,11 +49,7 @@ class GuidelineAdherence:
         return None
 
     async def run(self, ctx: EvalContext, runner: JudgeRunner) -> list[Assessment]:
-        guidelines = ctx.row.guidelines
-        if isinstance(guidelines, dict):
-            named = [(f"{self.name}/{key}", list(value)) for key, value in guidelines.items()]
-        else:
-            named = [(self.name, list(guidelines or []))]
+        named = named_guidelines(self.name, ctx.row.guidelines)
         return list(
             await asyncio.gather(
                 *(
